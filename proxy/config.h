@@ -1,0 +1,89 @@
+/*
+ * The gateway's configuration, as parse.y builds it from gateway.conf.
+ * One struct gw_config owns everything below it; config_free() releases
+ * it all (config_free(NULL) is a no-op).  Times are in milliseconds,
+ * sizes in bytes.
+ */
+#ifndef AGORA_PROXY_CONFIG_H
+#define AGORA_PROXY_CONFIG_H
+
+#include <sys/queue.h>
+#include <stddef.h>
+
+struct rules;
+
+/* "listen on ADDR port PORT" */
+struct gw_listen {
+	char			*l_addr;	/* "127.0.0.1", "::1", "*" */
+	char			*l_port;	/* "8080" */
+	TAILQ_ENTRY(gw_listen)	 l_entry;
+};
+TAILQ_HEAD(gw_listens, gw_listen);
+
+/* "argument", "env": ordered string lists */
+struct gw_string {
+	char			*s_value;
+	TAILQ_ENTRY(gw_string)	 s_entry;
+};
+TAILQ_HEAD(gw_strings, gw_string);
+
+/* "service NAME { ... }" */
+struct gw_service {
+	char			*svc_name;
+	char			*svc_socket;	/* "/path.sock" or "host:port" */
+	char			*svc_program;	/* NULL: not spawned by us */
+	struct gw_strings	 svc_args;	/* argv[1..] */
+	struct gw_strings	 svc_env;	/* "NAME=value" */
+	char			*svc_user;	/* NULL: keep */
+	char			*svc_group;
+	char			*svc_chdir;
+	int			 svc_processes;	/* spawned; default 1 */
+	int			 svc_max_conns;	/* 0: svc_processes */
+	int			 svc_queue;	/* waiting requests; default 64 */
+	int			 svc_queue_timeout;	/* default 5000 */
+	int			 svc_connect_timeout;	/* default 1000 */
+	int			 svc_read_timeout;	/* default 30000 */
+	int			 svc_used;	/* set by the check pass */
+	TAILQ_ENTRY(gw_service)	 svc_entry;
+};
+TAILQ_HEAD(gw_services, gw_service);
+
+struct gw_config {
+	char			*conf_file;	/* top-level path */
+	int			 conf_workers;	/* event-loop threads; 0: auto */
+	struct gw_listens	 conf_listens;	/* public HTTP */
+	struct gw_listens	 conf_admin;	/* admin listener */
+	char			*conf_rules_path;
+	char			*conf_access_log;	/* NULL: stderr */
+	char			*conf_error_log;	/* NULL: stderr */
+	char			*conf_pidfile;
+	char			*conf_user;	/* drop privileges to */
+	size_t			 conf_max_body;	/* default 1 MiB */
+	size_t			 conf_max_header;	/* default 8 KiB */
+	int			 conf_idle_timeout;	/* default 60000 */
+	struct gw_services	 conf_services;
+	struct rules		*conf_rules;	/* loaded by the check pass */
+};
+
+/*
+ * Parses file into a new config (parse.y).  Errors are reported as
+ * "file:line: message" through log_warnx(), every one of them in one run;
+ * the result is NULL if there was any.  Macros given with -D name=value are
+ * set with config_symset() before parsing, and win over the file's own.
+ */
+struct gw_config	*config_parse(const char *file);
+int			 config_symset(const char *name, const char *value,
+			    int persist);
+int			 config_cmdline_symset(const char *nameval);
+
+/*
+ * After parsing: loads the rules, checks that every service the rules name
+ * exists, warns about unused services, refuses duplicate listeners.
+ * Returns 0, or -1 with every problem logged.
+ */
+int			 config_check(struct gw_config *);
+
+struct gw_service	*config_service(struct gw_config *, const char *name);
+void			 config_free(struct gw_config *);
+
+#endif
