@@ -1,1 +1,57 @@
-/* placeholder: being written */
+/*
+ * The access log: one line per request in combined format plus request
+ * id, upstream time and service:
+ *
+ *   127.0.0.1 - - [25/Nov/2026:12:00:00 +0000] "GET /x HTTP/1.1" 200 123
+ *   "-" "curl/7.88" rid=abcd ut=0.002 svc=catalog
+ *
+ * Each loop thread formats into its own buffer and writes whole lines
+ * with one write(2), when the buffer fills or when the thread flushes it
+ * (a timer, and at exit), so lines never interleave and no lock is taken
+ * per request.
+ */
+#ifndef AGORA_PROXY_ACCESSLOG_H
+#define AGORA_PROXY_ACCESSLOG_H
+
+#include <stddef.h>
+#include <time.h>
+
+struct accesslog_buf;
+
+struct accesslog_entry {
+	const char	*ae_remote;
+	time_t		 ae_time;
+	const char	*ae_method;
+	const char	*ae_uri;
+	int		 ae_major, ae_minor;
+	int		 ae_status;
+	size_t		 ae_bytes;
+	const char	*ae_referer;	/* NULL: "-" */
+	const char	*ae_agent;	/* NULL: "-" */
+	const char	*ae_rid;
+	double		 ae_ut;		/* < 0: no upstream, "-" */
+	const char	*ae_service;	/* NULL: "-" */
+};
+
+/* Opens path for appending; NULL logs to stderr.  0 or -1 (errno). */
+int			 accesslog_open(const char *path);
+/* Reopens the same path (SIGUSR1); threads never see a closed fd. */
+int			 accesslog_reopen(void);
+void			 accesslog_close(void);
+
+/* A per-thread buffer; free flushes it.  accesslog_buf_free(NULL) is ok. */
+struct accesslog_buf	*accesslog_buf_new(void);
+void			 accesslog_buf_free(struct accesslog_buf *);
+void			 accesslog_flush(struct accesslog_buf *);
+void			 accesslog_log(struct accesslog_buf *,
+			    const struct accesslog_entry *);
+
+/*
+ * Formats one line (with its newline) into out; quotes and control
+ * characters in client-supplied fields are escaped as \xHH.  Returns the
+ * length, truncated to outlen - 1 at worst.
+ */
+size_t			 accesslog_format(char *out, size_t outlen,
+			    const struct accesslog_entry *, const char *when);
+
+#endif

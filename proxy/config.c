@@ -1,3 +1,353 @@
-/* placeholder: being written */
-#include "config.h"
-typedef int config_placeholder;
+/*
+ * The configuration once parsed: defaults, the check pass that ties the
+ * rules to the services, lookups and freeing.  The grammar is parse.y.
+ */
+#include <config.h>
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "xmalloc.h"
+#include "proxy/config.h"
+#include "rules.h"
+
+/* Settings a service leaves unset (-1) get these. */
+static const struct config_default {
+	size_t		 d_off;
+	int		 d_value;
+} config_service_defaults[] = {
+	{ offsetof(struct gw_service, svc_processes),		1 },
+	{ offsetof(struct gw_service, svc_queue),		64 },
+	{ offsetof(struct gw_service, svc_queue_timeout),	5000 },
+	{ offsetof(struct gw_service, svc_connect_timeout),	1000 },
+	{ offsetof(struct gw_service, svc_read_timeout),	30000 },
+};
+
+#define CONFIG_MAX_BODY		(1024 * 1024)
+#define CONFIG_MAX_HEADER	(8 * 1024)
+#define CONFIG_IDLE_TIMEOUT	60000
+
+struct gw_config *
+config_new(const char *file)
+{
+	struct gw_config	*conf;
+
+	conf = xcalloc(1, sizeof(*conf));
+	conf->conf_file = xstrdup(file);
+	conf->conf_workers = -1;
+	conf->conf_idle_timeout = -1;
+	TAILQ_INIT(&conf->conf_listens);
+	TAILQ_INIT(&conf->conf_admin);
+	TAILQ_INIT(&conf->conf_services);
+	return conf;
+}
+
+struct gw_service *
+config_service_new(const char *name)
+{
+	struct gw_service	*svc;
+
+	svc = xcalloc(1, sizeof(*svc));
+	svc->svc_name = xstrdup(name);
+	TAILQ_INIT(&svc->svc_args);
+	TAILQ_INIT(&svc->svc_env);
+	svc->svc_processes = -1;
+	svc->svc_max_conns = -1;
+	svc->svc_queue = -1;
+	svc->svc_queue_timeout = -1;
+	svc->svc_connect_timeout = -1;
+	svc->svc_read_timeout = -1;
+	return svc;
+}
+
+/* The one place where unset settings get their defaults. */
+void
+config_defaults(struct gw_config *conf)
+{
+	struct gw_service	*svc;
+	size_t			 i;
+	int			*v;
+
+	if (conf->conf_workers == -1)
+		conf->conf_workers = 0;
+	if (conf->conf_max_body == 0)
+		conf->conf_max_body = CONFIG_MAX_BODY;
+	if (conf->conf_max_header == 0)
+		conf->conf_max_header = CONFIG_MAX_HEADER;
+	if (conf->conf_idle_timeout == -1)
+		conf->conf_idle_timeout = CONFIG_IDLE_TIMEOUT;
+	TAILQ_FOREACH(svc, &conf->conf_services, svc_entry) {
+		for (i = 0; i < sizeof(config_service_defaults) /
+		    sizeof(config_service_defaults[0]); i++) {
+			v = (int *)((char *)svc +
+			    config_service_defaults[i].d_off);
+			if (*v == -1)
+				*v = config_service_defaults[i].d_value;
+		}
+		/* never more connections than processes to serve them */
+		if (svc->svc_max_conns == -1)
+			svc->svc_max_conns = svc->svc_processes;
+	}
+}
+
+static int
+config_wildcard(const char *addr)
+{
+	return strcmp(addr, "*") == 0 || strcmp(addr, "0.0.0.0") == 0 ||
+	    strcmp(addr, "::") == 0;
+}
+
+/* Two listeners on one port clash when an address is equal or "*". */
+static int
+config_check_listens(struct gw_config *conf)
+{
+	struct gw_listens	*heads[] = { &conf->conf_listens,
+				    &conf->conf_admin };
+	struct gw_listen	*l, *m;
+	size_t			 i, j;
+	int			 bad = 0;
+
+	for (i = 0; i < 2; i++) {
+		TAILQ_FOREACH(l, heads[i], l_entry) {
+			for (j = 0; j <= i; j++) {
+				TAILQ_FOREACH(m, heads[j], l_entry) {
+					if (m == l)
+						break;
+					if (strcmp(l->l_port, m->l_port) != 0)
+						continue;
+					if (strcmp(l->l_addr, m->l_addr) != 0 &&
+					    !config_wildcard(l->l_addr) &&
+					    !config_wildcard(m->l_addr))
+						continue;
+					log_warnx("%s:%d: listener %s port %s "
+					    "clashes with %s port %s at "
+					    "%s:%d", l->l_file, l->l_line,
+					    l->l_addr, l->l_port, m->l_addr,
+					    m->l_port, m->l_file, m->l_line);
+					bad = 1;
+					goto next;
+				}
+			}
+ next:
+			;
+		}
+	}
+	return bad ? -1 : 0;
+}
+
+static int
+config_check_services(struct gw_config *conf)
+{
+	struct gw_service	*svc, *s;
+	int			 bad = 0;
+
+	TAILQ_FOREACH(svc, &conf->conf_services, svc_entry) {
+		for (s = TAILQ_FIRST(&conf->conf_services); s != svc;
+		    s = TAILQ_NEXT(s, svc_entry)) {
+			if (strcmp(s->svc_name, svc->svc_name) == 0) {
+				log_warnx("%s:%d: duplicate service \"%s\" "
+				    "(first at %s:%d)", svc->svc_file,
+				    svc->svc_line, svc->svc_name,
+				    s->svc_file, s->svc_line);
+				bad = 1;
+				break;
+			}
+			if (s->svc_socket != NULL && svc->svc_socket != NULL &&
+			    strcmp(s->svc_socket, svc->svc_socket) == 0) {
+				log_warnx("%s:%d: service \"%s\": socket "
+				    "\"%s\" is already service \"%s\"'s",
+				    svc->svc_file, svc->svc_line,
+				    svc->svc_name, svc->svc_socket,
+				    s->svc_name);
+				bad = 1;
+				break;
+			}
+		}
+	}
+	return bad ? -1 : 0;
+}
+
+/*
+ * Every route's service must exist; a service no route uses is odd, but
+ * only worth a word when nothing worse was found.
+ */
+static int
+config_check_routes(struct gw_config *conf, int quiet)
+{
+	struct rules		*rl = conf->conf_rules;
+	struct rule_route	*r;
+	struct gw_service	*svc;
+	size_t			 i;
+	int			 bad = 0;
+
+	TAILQ_FOREACH(svc, &conf->conf_services, svc_entry)
+		svc->svc_used = 0;
+	for (i = 0; i < rl->rl_nroutes; i++) {
+		r = &rl->rl_routes[i];
+		if ((svc = config_service(conf, r->r_service_name)) == NULL) {
+			log_warnx("%s:%d: unknown service \"%s\"",
+			    rl->rl_path, r->r_line, r->r_service_name);
+			bad = 1;
+			continue;
+		}
+		r->r_service = svc;
+		svc->svc_used = 1;
+	}
+	if (bad || quiet)
+		return bad ? -1 : 0;
+	TAILQ_FOREACH(svc, &conf->conf_services, svc_entry)
+		if (!svc->svc_used)
+			log_warnx("%s:%d: service \"%s\" is not used by any "
+			    "route", svc->svc_file, svc->svc_line,
+			    svc->svc_name);
+	return 0;
+}
+
+int
+config_check(struct gw_config *conf)
+{
+	char	 err[1024];
+	int	 bad = 0;
+
+	if (TAILQ_EMPTY(&conf->conf_listens)) {
+		log_warnx("%s: no \"listen on\"", conf->conf_file);
+		bad = 1;
+	}
+	if (config_check_listens(conf) == -1)
+		bad = 1;
+	if (config_check_services(conf) == -1)
+		bad = 1;
+
+	rules_free(conf->conf_rules);
+	conf->conf_rules = NULL;
+	if (conf->conf_rules_path == NULL) {
+		log_warnx("%s: no \"rules\"", conf->conf_file);
+		bad = 1;
+	} else if ((conf->conf_rules = rules_load(conf->conf_rules_path, err,
+	    sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		bad = 1;
+	} else if (config_check_routes(conf, bad) == -1)
+		bad = 1;
+	return bad ? -1 : 0;
+}
+
+struct gw_service *
+config_service(struct gw_config *conf, const char *name)
+{
+	struct gw_service	*svc;
+
+	TAILQ_FOREACH(svc, &conf->conf_services, svc_entry)
+		if (strcmp(svc->svc_name, name) == 0)
+			return svc;
+	return NULL;
+}
+
+int
+config_socket_unix(const char *sock)
+{
+	return strchr(sock, '/') != NULL;
+}
+
+int
+config_socket_hostport(const char *sock, char *host, size_t hostlen,
+    char *port, size_t portlen)
+{
+	const char	*colon, *h, *p;
+	size_t		 hlen;
+	char		*end;
+	long		 n;
+
+	if (sock[0] == '[') {
+		if ((colon = strstr(sock, "]:")) == NULL)
+			return -1;
+		h = sock + 1;
+		hlen = (size_t)(colon - h);
+		p = colon + 2;
+	} else {
+		if ((colon = strrchr(sock, ':')) == NULL ||
+		    memchr(sock, ':', (size_t)(colon - sock)) != NULL)
+			return -1;
+		h = sock;
+		hlen = (size_t)(colon - sock);
+		p = colon + 1;
+	}
+	n = strtol(p, &end, 10);
+	if (hlen == 0 || *p == '\0' || *end != '\0' || n < 1 || n > 65535)
+		return -1;
+	if (host != NULL) {
+		if (hlen >= hostlen)
+			return -1;
+		memcpy(host, h, hlen);
+		host[hlen] = '\0';
+	}
+	if (port != NULL) {
+		if (strlen(p) >= portlen)
+			return -1;
+		strcpy(port, p);
+	}
+	return 0;
+}
+
+static void
+config_listens_free(struct gw_listens *head)
+{
+	struct gw_listen	*l;
+
+	while ((l = TAILQ_FIRST(head)) != NULL) {
+		TAILQ_REMOVE(head, l, l_entry);
+		free(l->l_addr);
+		free(l->l_port);
+		free(l->l_file);
+		free(l);
+	}
+}
+
+static void
+config_strings_free(struct gw_strings *head)
+{
+	struct gw_string	*s;
+
+	while ((s = TAILQ_FIRST(head)) != NULL) {
+		TAILQ_REMOVE(head, s, s_entry);
+		free(s->s_value);
+		free(s);
+	}
+}
+
+void
+config_free(struct gw_config *conf)
+{
+	struct gw_service	*svc;
+
+	if (conf == NULL)
+		return;
+	while ((svc = TAILQ_FIRST(&conf->conf_services)) != NULL) {
+		TAILQ_REMOVE(&conf->conf_services, svc, svc_entry);
+		free(svc->svc_name);
+		free(svc->svc_socket);
+		free(svc->svc_program);
+		config_strings_free(&svc->svc_args);
+		config_strings_free(&svc->svc_env);
+		free(svc->svc_user);
+		free(svc->svc_group);
+		free(svc->svc_chdir);
+		free(svc->svc_file);
+		free(svc);
+	}
+	config_listens_free(&conf->conf_listens);
+	config_listens_free(&conf->conf_admin);
+	free(conf->conf_file);
+	free(conf->conf_rules_path);
+	free(conf->conf_access_log);
+	free(conf->conf_error_log);
+	free(conf->conf_pidfile);
+	free(conf->conf_user);
+	rules_free(conf->conf_rules);
+	free(conf);
+}

@@ -16,6 +16,8 @@ struct rules;
 struct gw_listen {
 	char			*l_addr;	/* "127.0.0.1", "::1", "*" */
 	char			*l_port;	/* "8080" */
+	char			*l_file;	/* where it was declared */
+	int			 l_line;
 	TAILQ_ENTRY(gw_listen)	 l_entry;
 };
 TAILQ_HEAD(gw_listens, gw_listen);
@@ -44,6 +46,8 @@ struct gw_service {
 	int			 svc_connect_timeout;	/* default 1000 */
 	int			 svc_read_timeout;	/* default 30000 */
 	int			 svc_used;	/* set by the check pass */
+	char			*svc_file;	/* where it was declared */
+	int			 svc_line;
 	TAILQ_ENTRY(gw_service)	 svc_entry;
 };
 TAILQ_HEAD(gw_services, gw_service);
@@ -85,5 +89,26 @@ int			 config_check(struct gw_config *);
 
 struct gw_service	*config_service(struct gw_config *, const char *name);
 void			 config_free(struct gw_config *);
+
+/* Forgets every macro, -D ones included (tests, a fresh command line). */
+void			 config_symclear(void);
+
+/*
+ * For parse.y: a config or service with every setting "unset", and the
+ * one place where unset settings get their defaults.
+ */
+struct gw_config	*config_new(const char *file);
+struct gw_service	*config_service_new(const char *name);
+void			 config_defaults(struct gw_config *);
+
+/*
+ * A service socket is a unix path when it contains a "/", else
+ * "host:port" ("[::1]:9000" for IPv6, "*:9000" for any address).
+ * config_socket_hostport() splits the latter into the two buffers;
+ * it returns 0, or -1 when the string is no valid host:port.
+ */
+int			 config_socket_unix(const char *);
+int			 config_socket_hostport(const char *, char *host,
+			    size_t hostlen, char *port, size_t portlen);
 
 #endif

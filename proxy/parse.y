@@ -1,11 +1,1038 @@
-/* placeholder: being written */
+/*
+ * The gateway.conf grammar, in the style of OpenBSD relayd and httpd: a
+ * hand-written lexer with a sorted keyword table, macros, include files
+ * and error recovery at statement level, so one run reports every error
+ * in a file as "file:line: message".  Cross checks (rules, services,
+ * duplicate listeners) are config_check()'s, in config.c.
+ */
+
 %{
-#include "config.h"
-int yylex(void);
-void yyerror(const char *);
-int yylex(void) { return 0; }
-void yyerror(const char *s) { (void)s; }
+#include <config.h>
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "xmalloc.h"
+#include "proxy/config.h"
+
+/* Bison's yylval starts zeroed, which spares gcc a false warning. */
+#define YY_INITIAL_VALUE(v)	v
+
+#define PARSE_MAXINCLUDE	16	/* include nesting, stops loops */
+#define PARSE_MAXPUSHBACK	128
+#define PARSE_MAXTOKEN		8192
+
+/* The file stack: include pushes, the end of an included file pops. */
+struct file {
+	TAILQ_ENTRY(file)	 f_entry;
+	FILE			*f_stream;
+	char			*f_name;
+	int			 f_lineno;
+	int			 f_atnl;	/* last token was a newline */
+};
+TAILQ_HEAD(files, file);
+
+/* Macros: "name = value" in the file, or -D name=value (persist). */
+struct sym {
+	TAILQ_ENTRY(sym)	 sym_entry;
+	char			*sym_name;
+	char			*sym_value;
+	int			 sym_used;
+	int			 sym_persist;
+};
+TAILQ_HEAD(syms, sym);
+
+static struct files	 files = TAILQ_HEAD_INITIALIZER(files);
+static struct files	 donefiles = TAILQ_HEAD_INITIALIZER(donefiles);
+static struct syms	 syms = TAILQ_HEAD_INITIALIZER(syms);
+static struct file	*file, *topfile;
+static int		 depth;
+static int		 errors;
+
+/* Where the last token started: every message points there. */
+static struct file	*tokfile;
+static int		 tokline;
+static int		 lexerror;	/* the lexer reported this line */
+static struct file	*stmtfile;	/* where the statement started */
+static int		 stmtline;
+
+/* Macro text being read back in, and characters pushed back. */
+static const unsigned char	*parsebuf;
+static int			 pushback[PARSE_MAXPUSHBACK];
+static int			 npushback;
+
+static struct gw_config		*conf;
+static struct gw_service	*svc;
+
+static struct file	*pushfile(const char *);
+static int		 popfile(void);
+static int		 lgetc(int);
+static void		 lungetc(int);
+static int		 findeol(void);
+static const char	*symget(const char *);
+static char		*path_relative(const char *, const char *);
+static int		 conferr(const char *, ...)
+			    __attribute__((format(printf, 1, 2)));
+static int		 conf_duplicate(int, const char *);
+static void		 conf_listen(struct gw_listens *, char *, int64_t);
+static int		 parse_scaled(const char *, int64_t *, const char *);
+static void		 string_append(struct gw_strings *, char *);
+static void		 service_abandoned(void);
 %}
+
+%define api.pure full
+%define parse.error verbose
+
+%union {
+	int64_t		 number;
+	char		*string;
+}
+
+%{
+static int		 yylex(YYSTYPE *);
+static void		 yyerror(const char *);
+%}
+
+%token	ACCESS "access" ADMIN "admin" ARGUMENT "argument" AUTO "auto"
+%token	BODY "body" CHDIR "chdir" CONNECT "connect" CONNS "conns" ENV "env"
+%token	ERRLOG "error" GROUP "group" HEADER "header" IDLE "idle"
+%token	INCLUDE "include" LISTEN "listen" LOG "log" MAX "max" ON "on"
+%token	PIDFILE "pidfile" PORT "port" PROCESSES "processes"
+%token	PROGRAM "program" QUEUE "queue" READ "read" RULES "rules"
+%token	SERVICE "service" SOCKET "socket" TIMEOUT "timeout" USER "user"
+%token	WORKERS "workers"
+%token	NL "end of line"
+%token	ERROR "invalid token"
+%token	<string>	STRING "string"
+%token	<number>	NUMBER "number"
+%type	<string>	value
+%type	<number>	size time
+
+%destructor	{ free($$); } <string>
+
 %%
-grammar: ;
+
+grammar		: /* empty */
+		| grammar NL
+		| grammar include
+		| grammar varset NL
+		| grammar main NL
+		| grammar service NL
+		| grammar error NL		{ yyerrok; }
+		;
+
+/* The include's own newline is read before the new file is pushed. */
+include		: INCLUDE STRING NL		{
+			char	*path;
+
+			path = path_relative(tokfile->f_name, $2);
+			free($2);
+			if (depth >= PARSE_MAXINCLUDE)
+				conferr("include \"%s\": nested too deep",
+				    path);
+			else if (pushfile(path) == NULL)
+				conferr("include \"%s\": %s", path,
+				    strerror(errno));
+			free(path);
+		}
+		;
+
+varset		: STRING '=' value		{
+			const char	*p;
+
+			for (p = $1; *p != '\0'; p++)
+				if (!isalnum((unsigned char)*p) && *p != '_')
+					break;
+			if (*$1 == '\0' || *p != '\0')
+				conferr("invalid macro name \"%s\"", $1);
+			else
+				config_symset($1, $3, 0);
+			free($1);
+			free($3);
+		}
+		;
+
+value		: STRING
+		| NUMBER			{
+			xasprintf(&$$, "%lld", (long long)$1);
+		}
+		;
+
+main		: WORKERS NUMBER		{
+			if (!conf_duplicate(conf->conf_workers != -1,
+			    "workers")) {
+				if ($2 < 1 || $2 > 256)
+					conferr("workers must be 1 to 256 "
+					    "or auto");
+				else
+					conf->conf_workers = (int)$2;
+			}
+		}
+		| WORKERS AUTO			{
+			if (!conf_duplicate(conf->conf_workers != -1,
+			    "workers"))
+				conf->conf_workers = 0;
+		}
+		| LISTEN ON STRING PORT NUMBER	{
+			conf_listen(&conf->conf_listens, $3, $5);
+		}
+		| ADMIN LISTEN ON STRING PORT NUMBER {
+			conf_listen(&conf->conf_admin, $4, $6);
+		}
+		| RULES STRING			{
+			if (conf_duplicate(conf->conf_rules_path != NULL,
+			    "rules"))
+				free($2);
+			else {
+				conf->conf_rules_path =
+				    path_relative(tokfile->f_name, $2);
+				free($2);
+			}
+		}
+		| ACCESS LOG STRING		{
+			if (conf_duplicate(conf->conf_access_log != NULL,
+			    "access log"))
+				free($3);
+			else
+				conf->conf_access_log = $3;
+		}
+		| ERRLOG LOG STRING		{
+			if (conf_duplicate(conf->conf_error_log != NULL,
+			    "error log"))
+				free($3);
+			else
+				conf->conf_error_log = $3;
+		}
+		| PIDFILE STRING		{
+			if (conf_duplicate(conf->conf_pidfile != NULL,
+			    "pidfile"))
+				free($2);
+			else
+				conf->conf_pidfile = $2;
+		}
+		| USER STRING			{
+			if (conf_duplicate(conf->conf_user != NULL, "user"))
+				free($2);
+			else
+				conf->conf_user = $2;
+		}
+		| MAX BODY size			{
+			if (!conf_duplicate(conf->conf_max_body != 0,
+			    "max body") && $3 != -1)
+				conf->conf_max_body = (size_t)$3;
+		}
+		| MAX HEADER size		{
+			if (conf_duplicate(conf->conf_max_header != 0,
+			    "max header") || $3 == -1)
+				;
+			else if ($3 < 1024 || $3 > 1024 * 1024)
+				conferr("max header must be 1K to 1M");
+			else
+				conf->conf_max_header = (size_t)$3;
+		}
+		| IDLE TIMEOUT time		{
+			if (!conf_duplicate(conf->conf_idle_timeout != -1,
+			    "idle timeout") && $3 != -1)
+				conf->conf_idle_timeout = (int)$3;
+		}
+		;
+
+/* A size in bytes, with an optional K, M or G suffix; -1 on error. */
+size		: NUMBER			{
+			if (($$ = $1) < 1) {
+				conferr("size must be positive");
+				$$ = -1;
+			}
+		}
+		| STRING			{
+			if (parse_scaled($1, &$$, "size") == -1)
+				$$ = -1;
+			free($1);
+		}
+		;
+
+/* A time in milliseconds: "500ms", "5s", "2m", "1h"; bare is seconds. */
+time		: NUMBER			{
+			if ($1 < 1 || $1 > INT_MAX / 1000) {
+				conferr("time must be 1s to %ds",
+				    INT_MAX / 1000);
+				$$ = -1;
+			} else
+				$$ = $1 * 1000;
+		}
+		| STRING			{
+			if (parse_scaled($1, &$$, "time") == -1)
+				$$ = -1;
+			free($1);
+		}
+		;
+
+service		: SERVICE STRING		{
+			const char	*p;
+
+			for (p = $2; *p != '\0'; p++)
+				if (!islower((unsigned char)*p) &&
+				    !isdigit((unsigned char)*p) &&
+				    *p != '-' && *p != '_')
+					break;
+			if (*$2 == '\0' || *p != '\0' || strlen($2) > 64)
+				conferr("invalid service name \"%s\" (use "
+				    "a-z, 0-9, - and _)", $2);
+			service_abandoned();
+			svc = config_service_new($2);
+			svc->svc_file = xstrdup(stmtfile->f_name);
+			svc->svc_line = stmtline;
+		} optnl '{' optnl servopts '}'	{
+			if (svc->svc_socket == NULL) {
+				errors++;
+				log_warnx("%s:%d: service \"%s\": no socket",
+				    svc->svc_file, svc->svc_line,
+				    svc->svc_name);
+			}
+			TAILQ_INSERT_TAIL(&conf->conf_services, svc,
+			    svc_entry);
+			svc = NULL;
+			free($2);
+		}
+		;
+
+/* Options are separated by newlines or blanks: "user a group b". */
+servopts	: /* empty */
+		| servopts servopt optnl
+		| servopts error NL		{ yyerrok; }
+		;
+
+servopt		: SOCKET STRING			{
+			if (conf_duplicate(svc->svc_socket != NULL,
+			    "socket")) {
+				free($2);
+				break;
+			}
+			svc->svc_socket = $2;
+			if (config_socket_unix($2)) {
+				if ($2[0] != '/')
+					conferr("socket \"%s\": a unix socket "
+					    "needs an absolute path", $2);
+				else if (strlen($2) >= sizeof(((struct
+				    sockaddr_un *)0)->sun_path))
+					conferr("socket \"%s\": path too long",
+					    $2);
+			} else if (config_socket_hostport($2, NULL, 0, NULL,
+			    0) == -1)
+				conferr("socket \"%s\": not a path or "
+				    "host:port", $2);
+		}
+		| PROGRAM STRING		{
+			if (conf_duplicate(svc->svc_program != NULL,
+			    "program"))
+				free($2);
+			else if ($2[0] != '/') {
+				conferr("program \"%s\": needs an absolute "
+				    "path", $2);
+				free($2);
+			} else
+				svc->svc_program = $2;
+		}
+		| ARGUMENT value		{
+			string_append(&svc->svc_args, $2);
+		}
+		| ENV STRING value		{
+			const char	*p;
+			char		*kv;
+
+			for (p = $2; *p != '\0'; p++)
+				if (!isalnum((unsigned char)*p) && *p != '_')
+					break;
+			if (*$2 == '\0' || *p != '\0' ||
+			    isdigit((unsigned char)*$2))
+				conferr("invalid environment variable "
+				    "name \"%s\"", $2);
+			else {
+				xasprintf(&kv, "%s=%s", $2, $3);
+				string_append(&svc->svc_env, kv);
+			}
+			free($2);
+			free($3);
+		}
+		| USER STRING			{
+			if (conf_duplicate(svc->svc_user != NULL, "user"))
+				free($2);
+			else
+				svc->svc_user = $2;
+		}
+		| GROUP STRING			{
+			if (conf_duplicate(svc->svc_group != NULL, "group"))
+				free($2);
+			else
+				svc->svc_group = $2;
+		}
+		| CHDIR STRING			{
+			if (conf_duplicate(svc->svc_chdir != NULL, "chdir"))
+				free($2);
+			else
+				svc->svc_chdir = $2;
+		}
+		| PROCESSES NUMBER		{
+			if (conf_duplicate(svc->svc_processes != -1,
+			    "processes"))
+				break;
+			if ($2 < 1 || $2 > 1024)
+				conferr("processes must be 1 to 1024");
+			else
+				svc->svc_processes = (int)$2;
+		}
+		| MAX CONNS NUMBER		{
+			if (conf_duplicate(svc->svc_max_conns != -1,
+			    "max conns"))
+				break;
+			if ($3 < 1 || $3 > 65536)
+				conferr("max conns must be 1 to 65536");
+			else
+				svc->svc_max_conns = (int)$3;
+		}
+		| QUEUE NUMBER			{
+			if (conf_duplicate(svc->svc_queue != -1, "queue"))
+				break;
+			if ($2 < 0 || $2 > 1000000)
+				conferr("queue must be 0 to 1000000");
+			else
+				svc->svc_queue = (int)$2;
+		}
+		| QUEUE TIMEOUT time		{
+			if (!conf_duplicate(svc->svc_queue_timeout != -1,
+			    "queue timeout") && $3 != -1)
+				svc->svc_queue_timeout = (int)$3;
+		}
+		| CONNECT TIMEOUT time		{
+			if (!conf_duplicate(svc->svc_connect_timeout != -1,
+			    "connect timeout") && $3 != -1)
+				svc->svc_connect_timeout = (int)$3;
+		}
+		| READ TIMEOUT time		{
+			if (!conf_duplicate(svc->svc_read_timeout != -1,
+			    "read timeout") && $3 != -1)
+				svc->svc_read_timeout = (int)$3;
+		}
+		;
+
+optnl		: /* empty */
+		| optnl NL
+		;
+
 %%
+
+/* Sorted: searched with bsearch(). */
+static const struct keyword {
+	const char	*k_name;
+	int		 k_token;
+} keywords[] = {
+	{ "access",	ACCESS },
+	{ "admin",	ADMIN },
+	{ "argument",	ARGUMENT },
+	{ "auto",	AUTO },
+	{ "body",	BODY },
+	{ "chdir",	CHDIR },
+	{ "connect",	CONNECT },
+	{ "conns",	CONNS },
+	{ "env",	ENV },
+	{ "error",	ERRLOG },
+	{ "group",	GROUP },
+	{ "header",	HEADER },
+	{ "idle",	IDLE },
+	{ "include",	INCLUDE },
+	{ "listen",	LISTEN },
+	{ "log",	LOG },
+	{ "max",	MAX },
+	{ "on",		ON },
+	{ "pidfile",	PIDFILE },
+	{ "port",	PORT },
+	{ "processes",	PROCESSES },
+	{ "program",	PROGRAM },
+	{ "queue",	QUEUE },
+	{ "read",	READ },
+	{ "rules",	RULES },
+	{ "service",	SERVICE },
+	{ "socket",	SOCKET },
+	{ "timeout",	TIMEOUT },
+	{ "user",	USER },
+	{ "workers",	WORKERS },
+};
+
+static int
+kw_cmp(const void *k, const void *e)
+{
+	return strcmp(k, ((const struct keyword *)e)->k_name);
+}
+
+static int
+lookup(const char *s)
+{
+	const struct keyword	*p;
+
+	p = bsearch(s, keywords, sizeof(keywords) / sizeof(keywords[0]),
+	    sizeof(keywords[0]), kw_cmp);
+	return p != NULL ? p->k_token : STRING;
+}
+
+/* Logs "file:line: message" for the current token and counts it. */
+static int
+conferr(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	errors++;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("%s", __func__);
+	va_end(ap);
+	log_warnx("%s:%d: %s", tokfile != NULL ? tokfile->f_name : "?",
+	    tokline, msg);
+	free(msg);
+	return -1;
+}
+
+/* Bison's syntax errors; one message per line when the lexer spoke. */
+static void
+yyerror(const char *msg)
+{
+	if (lexerror) {
+		errors++;
+		return;
+	}
+	conferr("%s", msg);
+}
+
+static int
+conf_duplicate(int isset, const char *what)
+{
+	if (!isset)
+		return 0;
+	conferr("duplicate \"%s\"", what);
+	return 1;
+}
+
+static void
+conf_listen(struct gw_listens *head, char *addr, int64_t port)
+{
+	struct gw_listen	*l;
+	struct addrinfo		 hints, *res;
+
+	if (port < 1 || port > 65535) {
+		conferr("invalid port %lld", (long long)port);
+		free(addr);
+		return;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_flags = AI_NUMERICHOST;
+	if (strcmp(addr, "*") != 0 && strcmp(addr, "localhost") != 0) {
+		if (getaddrinfo(addr, NULL, &hints, &res) != 0) {
+			conferr("invalid listen address \"%s\" (use an IP "
+			    "address, localhost or *)", addr);
+			free(addr);
+			return;
+		}
+		freeaddrinfo(res);
+	}
+	l = xcalloc(1, sizeof(*l));
+	l->l_addr = addr;
+	xasprintf(&l->l_port, "%lld", (long long)port);
+	l->l_file = xstrdup(stmtfile->f_name);
+	l->l_line = stmtline;
+	TAILQ_INSERT_TAIL(head, l, l_entry);
+}
+
+/*
+ * Error recovery can leave a service block half read; the config owns it
+ * so that it is freed (there was an error, the config is not used).
+ */
+static void
+service_abandoned(void)
+{
+	if (svc == NULL)
+		return;
+	TAILQ_INSERT_TAIL(&conf->conf_services, svc, svc_entry);
+	svc = NULL;
+}
+
+static void
+string_append(struct gw_strings *head, char *value)
+{
+	struct gw_string	*s;
+
+	s = xcalloc(1, sizeof(*s));
+	s->s_value = value;
+	TAILQ_INSERT_TAIL(head, s, s_entry);
+}
+
+/*
+ * "1M" (size, bytes) or "1500ms" (time, milliseconds) into *v.  The unit
+ * tables are the grammar of both; a bare number never reaches here.
+ */
+static int
+parse_scaled(const char *s, int64_t *v, const char *kind)
+{
+	static const struct unit {
+		const char	*u_suffix;
+		int64_t		 u_factor;
+	} sizes[] = {
+		{ "K", 1024 }, { "k", 1024 },
+		{ "M", 1024 * 1024 }, { "m", 1024 * 1024 },
+		{ "G", 1024 * 1024 * 1024 }, { "g", 1024 * 1024 * 1024 },
+		{ NULL, 0 }
+	}, times[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60 * 1000 },
+		{ "h", 60 * 60 * 1000 },
+		{ NULL, 0 }
+	};
+	const struct unit	*u;
+	const char		*p;
+	int64_t			 n = 0, max;
+
+	u = strcmp(kind, "size") == 0 ? sizes : times;
+	max = u == sizes ? (int64_t)1 << 40 : INT_MAX;
+	for (p = s; isdigit((unsigned char)*p); p++) {
+		n = n * 10 + (*p - '0');
+		if (n > max)
+			break;
+	}
+	if (p != s && n <= max)
+		for (; u->u_suffix != NULL; u++)
+			if (strcmp(p, u->u_suffix) == 0)
+				break;
+	if (p == s || n > max || u->u_suffix == NULL) {
+		conferr("invalid %s \"%s\" (%s)", kind, s, strcmp(kind,
+		    "size") == 0 ? "a number with K, M or G" :
+		    "a number with ms, s, m or h");
+		return -1;
+	}
+	if (n == 0 || n > max / u->u_factor) {
+		conferr("%s \"%s\" out of range", kind, s);
+		return -1;
+	}
+	*v = n * u->u_factor;
+	return 0;
+}
+
+/* A relative include or rules path is taken from the including file. */
+static char *
+path_relative(const char *base, const char *path)
+{
+	const char	*slash;
+	char		*p;
+
+	if (path[0] == '/' || (slash = strrchr(base, '/')) == NULL)
+		return xstrdup(path);
+	xasprintf(&p, "%.*s/%s", (int)(slash - base), base, path);
+	return p;
+}
+
+/*
+ * The characters.  Macro text comes first, then pushed back characters,
+ * then the file, where a backslash-newline joins lines outside quotes.
+ */
+static int
+lgetc(int quotec)
+{
+	int	 c, next;
+
+	if (parsebuf != NULL) {
+		if ((c = *parsebuf++) != '\0')
+			return c;
+		parsebuf = NULL;
+	}
+	if (npushback > 0)
+		return pushback[--npushback];
+	if (quotec)
+		return getc(file->f_stream);
+	while ((c = getc(file->f_stream)) == '\\') {
+		next = getc(file->f_stream);
+		if (next != '\n') {
+			ungetc(next, file->f_stream);
+			break;
+		}
+		file->f_lineno++;
+	}
+	return c;
+}
+
+static void
+lungetc(int c)
+{
+	if (c == EOF)
+		return;
+	if (parsebuf != NULL) {
+		parsebuf--;
+		return;
+	}
+	if (npushback < PARSE_MAXPUSHBACK)
+		pushback[npushback++] = c;
+}
+
+/* After a lexer error: skip to the end of the line. */
+static int
+findeol(void)
+{
+	int	 c;
+
+	lexerror = 1;
+	parsebuf = NULL;
+	while ((c = lgetc(0)) != '\n' && c != EOF)
+		;
+	lungetc(c);
+	return ERROR;
+}
+
+#define allowed_in_string(x) \
+	(isalnum(x) || (ispunct(x) && x != '(' && x != ')' && \
+	x != '{' && x != '}' && x != '<' && x != '>' && \
+	x != '!' && x != '=' && x != '#' && x != ',' && x != '"' && \
+	x != '\'' && x != ';'))
+
+static int
+yylex(YYSTYPE *lval)
+{
+	char		 buf[PARSE_MAXTOKEN], name[128];
+	const char	*val;
+	char		*p;
+	int		 quotec, c, token;
+	size_t		 n;
+
+top:
+	p = buf;
+	while ((c = lgetc(0)) == ' ' || c == '\t')
+		;
+	tokfile = file;
+	tokline = file->f_lineno;
+	if (c == '#')
+		while ((c = lgetc(0)) != '\n' && c != EOF)
+			;
+
+	if (c == EOF) {
+		/* A last line without its newline still ends a statement. */
+		if (!file->f_atnl) {
+			file->f_atnl = 1;
+			return NL;
+		}
+		if (popfile() == EOF)
+			return 0;
+		goto top;
+	}
+	if (file->f_atnl && c != '\n') {
+		stmtfile = file;
+		stmtline = tokline;
+	}
+	file->f_atnl = 0;
+
+	/* $name outside quotes: the macro's text is read as input. */
+	if (c == '$' && parsebuf == NULL) {
+		n = 0;
+		while ((c = lgetc(0)) != EOF &&
+		    (isalnum(c) || c == '_')) {
+			if (n + 1 >= sizeof(name)) {
+				conferr("macro name too long");
+				return findeol();
+			}
+			name[n++] = (char)c;
+		}
+		name[n] = '\0';
+		lungetc(c);
+		if (n == 0) {
+			conferr("\"$\" without a macro name");
+			return findeol();
+		}
+		if ((val = symget(name)) == NULL) {
+			conferr("undefined macro \"%s\"", name);
+			return findeol();
+		}
+		parsebuf = (const unsigned char *)val;
+		goto top;
+	}
+
+	switch (c) {
+	case '\'':
+	case '"':
+		quotec = c;
+		for (;;) {
+			if ((c = lgetc(quotec)) == EOF || c == '\n') {
+				conferr("unterminated quoted string");
+				lungetc(c);
+				return findeol();
+			}
+			if (c == quotec)
+				break;
+			if (c == '\\') {
+				if ((c = lgetc(quotec)) == '\n') {
+					file->f_lineno++;
+					continue;
+				}
+				if (c != quotec && c != '\\' && c != '$') {
+					lungetc(c);
+					c = '\\';
+				}
+			} else if (c == '$' && quotec == '"') {
+				/* ${name} inside double quotes */
+				if ((c = lgetc(quotec)) != '{') {
+					lungetc(c);
+					c = '$';
+				} else {
+					n = 0;
+					while ((c = lgetc(quotec)) != '}') {
+						if (c == EOF || c == '\n' ||
+						    c == quotec ||
+						    n + 1 >= sizeof(name)) {
+							conferr("unterminated "
+							    "\"${\"");
+							lungetc(c);
+							return findeol();
+						}
+						name[n++] = (char)c;
+					}
+					name[n] = '\0';
+					if ((val = symget(name)) == NULL) {
+						conferr("undefined macro "
+						    "\"%s\"", name);
+						return findeol();
+					}
+					n = strlen(val);
+					if (p + n >= buf + sizeof(buf) - 1) {
+						conferr("string too long");
+						return findeol();
+					}
+					memcpy(p, val, n);
+					p += n;
+					continue;
+				}
+			}
+			if (p + 1 >= buf + sizeof(buf) - 1) {
+				conferr("string too long");
+				return findeol();
+			}
+			*p++ = (char)c;
+		}
+		*p = '\0';
+		lval->string = xstrdup(buf);
+		return STRING;
+	}
+
+	if (allowed_in_string(c)) {
+		do {
+			*p++ = (char)c;
+			if ((size_t)(p - buf) >= sizeof(buf)) {
+				conferr("string too long");
+				return findeol();
+			}
+		} while ((c = lgetc(0)) != EOF && allowed_in_string(c));
+		lungetc(c);
+		*p = '\0';
+
+		/* Digits, with an optional sign, are a number. */
+		p = buf + (buf[0] == '-' || buf[0] == '+');
+		if (*p != '\0' && strspn(p, "0123456789") == strlen(p)) {
+			errno = 0;
+			lval->number = strtoll(buf, NULL, 10);
+			if (errno == ERANGE) {
+				conferr("number \"%s\" too large", buf);
+				return findeol();
+			}
+			return NUMBER;
+		}
+
+		/* A word before "=" names a macro, even a keyword. */
+		while ((c = lgetc(0)) == ' ' || c == '\t')
+			;
+		lungetc(c);
+		if (c == '=' || (token = lookup(buf)) == STRING) {
+			lval->string = xstrdup(buf);
+			return STRING;
+		}
+		return token;
+	}
+
+	if (c == '\n') {
+		file->f_lineno++;
+		file->f_atnl = 1;
+		lexerror = 0;
+		return NL;
+	}
+	return c;
+}
+
+static struct file *
+pushfile(const char *name)
+{
+	struct file	*nfile;
+	FILE		*stream;
+
+	if ((stream = fopen(name, "r")) == NULL)
+		return NULL;
+	nfile = xcalloc(1, sizeof(*nfile));
+	nfile->f_stream = stream;
+	nfile->f_name = xstrdup(name);
+	nfile->f_lineno = 1;
+	nfile->f_atnl = 1;
+	TAILQ_INSERT_TAIL(&files, nfile, f_entry);
+	file = nfile;
+	depth++;
+	return nfile;
+}
+
+/* Files are freed after the parse: tokfile may still point at one. */
+static int
+popfile(void)
+{
+	struct file	*prev;
+
+	if (file == topfile)
+		return EOF;
+	prev = TAILQ_PREV(file, files, f_entry);
+	TAILQ_REMOVE(&files, file, f_entry);
+	fclose(file->f_stream);
+	file->f_stream = NULL;
+	TAILQ_INSERT_TAIL(&donefiles, file, f_entry);
+	file = prev;
+	depth--;
+	return 0;
+}
+
+static void
+files_free(void)
+{
+	struct file	*f;
+
+	TAILQ_CONCAT(&files, &donefiles, f_entry);
+	while ((f = TAILQ_FIRST(&files)) != NULL) {
+		TAILQ_REMOVE(&files, f, f_entry);
+		if (f->f_stream != NULL)
+			fclose(f->f_stream);
+		free(f->f_name);
+		free(f);
+	}
+	file = topfile = tokfile = stmtfile = NULL;
+	depth = 0;
+}
+
+struct gw_config *
+config_parse(const char *filename)
+{
+	struct sym	*sym, *next;
+
+	conf = config_new(filename);
+	errors = 0;
+	lexerror = 0;
+	npushback = 0;
+	parsebuf = NULL;
+	if (pushfile(filename) == NULL) {
+		log_warn("%s", filename);
+		config_free(conf);
+		conf = NULL;
+		return NULL;
+	}
+	topfile = file;
+	yyparse();
+	service_abandoned();
+	files_free();
+
+	/* File macros last one parse; -D ones live on for reloads. */
+	for (sym = TAILQ_FIRST(&syms); sym != NULL; sym = next) {
+		next = TAILQ_NEXT(sym, sym_entry);
+		if (!sym->sym_used)
+			log_debug("%s: macro \"%s\" not used", filename,
+			    sym->sym_name);
+		if (sym->sym_persist)
+			continue;
+		TAILQ_REMOVE(&syms, sym, sym_entry);
+		free(sym->sym_name);
+		free(sym->sym_value);
+		free(sym);
+	}
+
+	if (errors > 0) {
+		config_free(conf);
+		conf = NULL;
+		return NULL;
+	}
+	config_defaults(conf);
+	return conf;
+}
+
+int
+config_symset(const char *name, const char *value, int persist)
+{
+	struct sym	*sym;
+
+	TAILQ_FOREACH(sym, &syms, sym_entry)
+		if (strcmp(name, sym->sym_name) == 0)
+			break;
+	if (sym != NULL) {
+		/* -D wins over the file */
+		if (sym->sym_persist && !persist)
+			return 0;
+		TAILQ_REMOVE(&syms, sym, sym_entry);
+		free(sym->sym_name);
+		free(sym->sym_value);
+		free(sym);
+	}
+	sym = xcalloc(1, sizeof(*sym));
+	sym->sym_name = xstrdup(name);
+	sym->sym_value = xstrdup(value);
+	sym->sym_persist = persist;
+	TAILQ_INSERT_TAIL(&syms, sym, sym_entry);
+	return 0;
+}
+
+/* "name=value" from -D; returns -1 when there is no "=" or no name. */
+int
+config_cmdline_symset(const char *nameval)
+{
+	const char	*eq;
+	char		*name;
+	int		 ret;
+
+	if ((eq = strchr(nameval, '=')) == NULL || eq == nameval)
+		return -1;
+	name = xstrndup(nameval, (size_t)(eq - nameval));
+	ret = config_symset(name, eq + 1, 1);
+	free(name);
+	return ret;
+}
+
+void
+config_symclear(void)
+{
+	struct sym	*sym;
+
+	while ((sym = TAILQ_FIRST(&syms)) != NULL) {
+		TAILQ_REMOVE(&syms, sym, sym_entry);
+		free(sym->sym_name);
+		free(sym->sym_value);
+		free(sym);
+	}
+}
+
+static const char *
+symget(const char *name)
+{
+	struct sym	*sym;
+
+	TAILQ_FOREACH(sym, &syms, sym_entry)
+		if (strcmp(name, sym->sym_name) == 0) {
+			sym->sym_used = 1;
+			return sym->sym_value;
+		}
+	return NULL;
+}

@@ -1,6 +1,6 @@
 /*
- * Routing rules from rules/*.lua, compiled at load into a C table so that
- * matching a request costs no Lua call.
+ * Routing rules from the Lua files in rules/, compiled at load into a C
+ * table so that matching a request costs no Lua call.
  *
  * The Lua file calls route{} once per route:
  *

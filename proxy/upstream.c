@@ -1,3 +1,854 @@
-/* placeholder: being written */
-#include "config.h"
-typedef int upstream_placeholder;
+/*
+ * FastCGI upstream client.  Per request: BEGIN_REQUEST + PARAMS + STDIN
+ * written in as few syscalls as the socket takes, then STDOUT streamed to
+ * the client with backpressure, and the connection handed back to the
+ * pool when END_REQUEST leaves it clean.
+ */
+#include <config.h>	/* autoconf's */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/http_struct.h>
+#include <event2/keyvalq_struct.h>
+
+#include "fcgi.h"
+#include "log.h"
+#include "xmalloc.h"
+#include "upstream.h"
+
+#define UPSTREAM_REQUEST_ID	1
+#define UPSTREAM_READ_MAX	65536
+/* beyond this much unsent output to the client, stop reading the backend */
+#define UPSTREAM_CLIENT_HIWAT	(256 * 1024)
+/* a CGI header block longer than this is garbage */
+#define UPSTREAM_HEADER_MAX	65536
+
+enum {
+	UPR_HEADER,
+	UPR_CONTENT,
+	UPR_PAD
+};
+
+static void	upstream_acquire(struct upstream *);
+static void	upstream_pool_cb(struct pool_wait *, int, void *);
+static void	upstream_connected(struct upstream *);
+static void	upstream_read_cb(evutil_socket_t, short, void *);
+static void	upstream_write_cb(evutil_socket_t, short, void *);
+static int	upstream_write(struct upstream *);
+static void	upstream_process(struct upstream *);
+static void	upstream_end(struct upstream *);
+static void	upstream_early(struct upstream *, const char *);
+static void	upstream_error(struct upstream *, int, const char *, int);
+static void	upstream_finish(struct upstream *, enum upstream_end, int);
+static void	upstream_stderr(struct upstream *, int);
+static void	upstream_drained(struct evhttp_connection *, void *);
+
+/* ---------------------------------------------------------------- params */
+
+void
+upstream_params_add(struct upstream_params *p, const char *name,
+    size_t name_len, const char *value, size_t value_len)
+{
+	size_t	 need;
+
+	need = fcgi_nv_size(name_len, value_len);
+	if (p->upp_cap - p->upp_len < need) {
+		size_t cap = p->upp_cap ? p->upp_cap : 1024;
+
+		while (cap - p->upp_len < need)
+			cap *= 2;
+		p->upp_buf = xreallocarray(p->upp_buf, cap, 1);
+		p->upp_cap = cap;
+	}
+	p->upp_len += fcgi_nv_encode(p->upp_buf + p->upp_len,
+	    p->upp_cap - p->upp_len, name, name_len, value, value_len);
+}
+
+void
+upstream_params_adds(struct upstream_params *p, const char *name,
+    const char *value)
+{
+	upstream_params_add(p, name, strlen(name), value, strlen(value));
+}
+
+int
+upstream_params_header(struct upstream_params *p, const char *name,
+    const char *value)
+{
+	/* headers that have their own param, or must never reach one */
+	static const char	*skip[] = {
+		"Content-Length", "Content-Type", "Proxy"
+	};
+	char			 buf[256];
+	size_t			 i, n;
+
+	n = strlen(name);
+	if (n == 0 || n + 5 >= sizeof(buf))
+		return -1;
+	for (i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
+		if (strcasecmp(name, skip[i]) == 0)
+			return -1;
+	memcpy(buf, "HTTP_", 5);
+	for (i = 0; i < n; i++) {
+		unsigned char c = name[i];
+
+		/* '_' is refused so "X-A" and "X_A" cannot both map here */
+		if (c == '-')
+			buf[5 + i] = '_';
+		else if (isalnum(c))
+			buf[5 + i] = toupper(c);
+		else
+			return -1;
+	}
+	buf[5 + n] = '\0';
+	/* never anything that looks like the gateway's auth params */
+	if (strcmp(buf + 5, "REMOTE_USER") == 0 ||
+	    strncmp(buf + 5, "AUTH_", 5) == 0)
+		return -1;
+	upstream_params_add(p, buf, n + 5, value, strlen(value));
+	return 0;
+}
+
+void
+upstream_params_records(const struct upstream_params *p,
+    struct evbuffer *out, uint16_t request_id)
+{
+	uint8_t	 hdr[FCGI_HEADER_SIZE];
+	size_t	 off, n;
+
+	/* the params stream may split a pair across records */
+	for (off = 0; off < p->upp_len; off += n) {
+		n = p->upp_len - off;
+		if (n > FCGI_CONTENT_MAX)
+			n = FCGI_CONTENT_MAX;
+		fcgi_header_encode(hdr, FCGI_T_PARAMS, request_id, n, 0);
+		evbuffer_add(out, hdr, sizeof(hdr));
+		evbuffer_add(out, p->upp_buf + off, n);
+	}
+	fcgi_header_encode(hdr, FCGI_T_PARAMS, request_id, 0, 0);
+	evbuffer_add(out, hdr, sizeof(hdr));
+}
+
+void
+upstream_params_free(struct upstream_params *p)
+{
+	if (p == NULL)
+		return;
+	free(p->upp_buf);
+	memset(p, 0, sizeof(*p));
+}
+
+void
+upstream_stdin_records(struct evbuffer *body, struct evbuffer *out,
+    uint16_t request_id)
+{
+	struct evbuffer_ptr	 pos;
+	struct evbuffer_iovec	 v;
+	uint8_t			 hdr[FCGI_HEADER_SIZE];
+	size_t			 left, n;
+
+	/* copied, not moved: a retry sends the body again */
+	left = evbuffer_get_length(body);
+	evbuffer_ptr_set(body, &pos, 0, EVBUFFER_PTR_SET);
+	while (left > 0) {
+		n = left > FCGI_CONTENT_MAX ? FCGI_CONTENT_MAX : left;
+		fcgi_header_encode(hdr, FCGI_T_STDIN, request_id, n, 0);
+		evbuffer_add(out, hdr, sizeof(hdr));
+		if (evbuffer_reserve_space(out, n, &v, 1) < 1)
+			fatalx("%s: evbuffer_reserve_space", __func__);
+		evbuffer_copyout_from(body, &pos, v.iov_base, n);
+		v.iov_len = n;
+		evbuffer_commit_space(out, &v, 1);
+		evbuffer_ptr_set(body, &pos, n, EVBUFFER_PTR_ADD);
+		left -= n;
+	}
+	fcgi_header_encode(hdr, FCGI_T_STDIN, request_id, 0, 0);
+	evbuffer_add(out, hdr, sizeof(hdr));
+}
+
+/* ---------------------------------------------------------- record stream */
+
+void
+upstream_parser_init(struct upstream_parser *r, uint16_t request_id)
+{
+	memset(r, 0, sizeof(*r));
+	r->upr_state = UPR_HEADER;
+	r->upr_request_id = request_id;
+}
+
+int
+upstream_parse(struct upstream_parser *r, struct evbuffer *in,
+    struct evbuffer *out, struct evbuffer *err, const char **errstr)
+{
+	struct fcgi_header	 h;
+	uint8_t			 b[FCGI_HEADER_SIZE];
+	size_t			 avail, n;
+
+	for (;;) {
+		avail = evbuffer_get_length(in);
+		switch (r->upr_state) {
+		case UPR_HEADER:
+			if (avail < FCGI_HEADER_SIZE)
+				return 0;
+			evbuffer_copyout(in, b, sizeof(b));
+			if (fcgi_header_decode(b, sizeof(b), &h, errstr) != 1)
+				return -1;
+			if (h.request_id != r->upr_request_id) {
+				*errstr = "record for another request id";
+				return -1;
+			}
+			if (h.type != FCGI_T_STDOUT &&
+			    h.type != FCGI_T_STDERR &&
+			    h.type != FCGI_T_END_REQUEST) {
+				*errstr = "unexpected record type";
+				return -1;
+			}
+			if (h.type == FCGI_T_END_REQUEST &&
+			    h.content_length != 8) {
+				*errstr = "END_REQUEST body is not 8 bytes";
+				return -1;
+			}
+			evbuffer_drain(in, sizeof(b));
+			r->upr_type = h.type;
+			r->upr_left = h.content_length;
+			r->upr_pad = h.padding_length;
+			r->upr_state = UPR_CONTENT;
+			break;
+		case UPR_CONTENT:
+			if (r->upr_type == FCGI_T_END_REQUEST) {
+				if (avail < r->upr_left + r->upr_pad)
+					return 0;
+				evbuffer_copyout(in, b, sizeof(b));
+				if (fcgi_end_request_decode(b, sizeof(b),
+				    &r->upr_app_status,
+				    &r->upr_protocol_status, errstr) == -1)
+					return -1;
+				evbuffer_drain(in, r->upr_left + r->upr_pad);
+				r->upr_left = r->upr_pad = 0;
+				r->upr_state = UPR_HEADER;
+				return 1;
+			}
+			n = r->upr_left < avail ? r->upr_left : avail;
+			if (n > 0)
+				evbuffer_remove_buffer(in,
+				    r->upr_type == FCGI_T_STDOUT ? out : err,
+				    n);
+			r->upr_left -= n;
+			if (r->upr_left > 0)
+				return 0;
+			r->upr_state = UPR_PAD;
+			break;
+		case UPR_PAD:
+			n = r->upr_pad < avail ? r->upr_pad : avail;
+			evbuffer_drain(in, n);
+			r->upr_pad -= n;
+			if (r->upr_pad > 0)
+				return 0;
+			r->upr_state = UPR_HEADER;
+			break;
+		}
+	}
+}
+
+/* ------------------------------------------------------ CGI header block */
+
+static int
+upstream_token(const char *p, size_t n)
+{
+	static const char	 tchar[] = "!#$%&'*+-.^_`|~";
+	size_t			 i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)p[i]) &&
+		    strchr(tchar, p[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+/* Headers a backend must not set on the client connection. */
+static int
+upstream_cgi_skip(const char *name, size_t n)
+{
+	static const char	*skip[] = {
+		"Connection", "Keep-Alive", "Proxy-Connection",
+		"Transfer-Encoding", "Upgrade", "X-Request-Id"
+	};
+	size_t			 i;
+
+	for (i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
+		if (strlen(skip[i]) == n && strncasecmp(name, skip[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+ssize_t
+upstream_cgi_parse(const char *p, size_t len, int *status, char *reason,
+    size_t reasonlen, struct evkeyvalq *hdrs, const char **errstr)
+{
+	struct evkeyvalq	 tmp;
+	const char		*line, *eol, *end = NULL, *colon, *v, *ve;
+	char			 sbuf[1024], *nv;
+	size_t			 nlen, vlen, total;
+	int			 have_status = 0, have_location = 0, nhdr = 0;
+
+	/* find the empty line first: nothing is added for a partial block */
+	for (line = p; line < p + len; line = eol + 1) {
+		if ((eol = memchr(line, '\n', p + len - line)) == NULL)
+			return 0;
+		if (eol == line || (eol == line + 1 && line[0] == '\r')) {
+			end = eol + 1;
+			break;
+		}
+	}
+	if (end == NULL)
+		return 0;
+	total = end - p;
+
+	TAILQ_INIT(&tmp);
+	*status = 200;
+	if (reasonlen > 0)
+		reason[0] = '\0';
+	for (line = p; ; line = eol + 1) {
+		eol = memchr(line, '\n', end - line);
+		ve = eol;
+		if (ve > line && ve[-1] == '\r')
+			ve--;
+		if (ve == line)
+			break;	/* the empty line */
+		if ((colon = memchr(line, ':', ve - line)) == NULL ||
+		    !upstream_token(line, colon - line)) {
+			*errstr = "malformed CGI header line";
+			goto fail;
+		}
+		nlen = colon - line;
+		for (v = colon + 1; v < ve && (*v == ' ' || *v == '\t'); v++)
+			;
+		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+			ve--;
+		vlen = ve - v;
+		nhdr++;
+		if (nlen == 6 && strncasecmp(line, "Status", 6) == 0) {
+			if (vlen < 3 || !isdigit((unsigned char)v[0]) ||
+			    !isdigit((unsigned char)v[1]) ||
+			    !isdigit((unsigned char)v[2]) ||
+			    (vlen > 3 && v[3] != ' ')) {
+				*errstr = "malformed CGI Status";
+				goto fail;
+			}
+			*status = (v[0] - '0') * 100 + (v[1] - '0') * 10 +
+			    (v[2] - '0');
+			if (*status < 200 || *status > 599) {
+				*errstr = "CGI Status out of range";
+				goto fail;
+			}
+			if (vlen > 4 && reasonlen > 0) {
+				size_t r = vlen - 4 < reasonlen - 1 ?
+				    vlen - 4 : reasonlen - 1;
+
+				memcpy(reason, v + 4, r);
+				reason[r] = '\0';
+			}
+			have_status = 1;
+			continue;
+		}
+		if (upstream_cgi_skip(line, nlen))
+			continue;
+		if (nlen == 8 && strncasecmp(line, "Location", 8) == 0)
+			have_location = 1;
+		nv = nlen + vlen + 2 <= sizeof(sbuf) ? sbuf :
+		    xmalloc(nlen + vlen + 2);
+		memcpy(nv, line, nlen);
+		nv[nlen] = '\0';
+		memcpy(nv + nlen + 1, v, vlen);
+		nv[nlen + 1 + vlen] = '\0';
+		if (evhttp_add_header(&tmp, nv, nv + nlen + 1) == -1) {
+			if (nv != sbuf)
+				free(nv);
+			*errstr = "invalid CGI header value";
+			goto fail;
+		}
+		if (nv != sbuf)
+			free(nv);
+	}
+	if (nhdr == 0) {
+		*errstr = "empty CGI header block";
+		goto fail;
+	}
+	if (!have_status && have_location)
+		*status = 302;
+	TAILQ_CONCAT(hdrs, &tmp, next);
+	return total;
+ fail:
+	evhttp_clear_headers(&tmp);
+	return -1;
+}
+
+/* ---------------------------------------------------------- the request */
+
+static const char *
+upstream_method(enum evhttp_cmd_type cmd)
+{
+	static const struct {
+		enum evhttp_cmd_type	 cmd;
+		const char		*name;
+	} methods[] = {
+		{ EVHTTP_REQ_GET, "GET" },
+		{ EVHTTP_REQ_POST, "POST" },
+		{ EVHTTP_REQ_HEAD, "HEAD" },
+		{ EVHTTP_REQ_PUT, "PUT" },
+		{ EVHTTP_REQ_DELETE, "DELETE" },
+		{ EVHTTP_REQ_OPTIONS, "OPTIONS" },
+		{ EVHTTP_REQ_TRACE, "TRACE" },
+		{ EVHTTP_REQ_CONNECT, "CONNECT" },
+		{ EVHTTP_REQ_PATCH, "PATCH" }
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (methods[i].cmd == cmd)
+			return methods[i].name;
+	return "GET";
+}
+
+/* Params are built here, then copied into records: no malloc per request. */
+static __thread struct upstream_params	 upstream_scratch;
+
+void
+upstream_thread_free(void)
+{
+	upstream_params_free(&upstream_scratch);
+}
+
+/* BEGIN_REQUEST, PARAMS, STDIN for the request, into u_out. */
+static void
+upstream_build(struct upstream *u)
+{
+	struct upstream_params		*pp = &upstream_scratch;
+	const struct upstream_env	*e = u->u_env;
+	struct evhttp_request		*req = u->u_req;
+	struct evkeyvalq		*hdrs;
+	struct evkeyval			*kv;
+	struct evbuffer			*body;
+	const char			*ct, *cl;
+	uint8_t				 rec[FCGI_HEADER_SIZE + 8];
+	char				 num[32], proto[16];
+	size_t				 blen;
+
+	hdrs = evhttp_request_get_input_headers(req);
+	body = evhttp_request_get_input_buffer(req);
+	blen = evbuffer_get_length(body);
+
+	fcgi_header_encode(rec, FCGI_T_BEGIN_REQUEST, UPSTREAM_REQUEST_ID, 8,
+	    0);
+	fcgi_begin_request_encode(rec + FCGI_HEADER_SIZE, FCGI_R_RESPONDER,
+	    FCGI_KEEP_CONN);
+	evbuffer_add(u->u_out, rec, sizeof(rec));
+
+	pp->upp_len = 0;
+	snprintf(proto, sizeof(proto), "HTTP/%d.%d", req->major, req->minor);
+	upstream_params_adds(pp, "GATEWAY_INTERFACE", "CGI/1.1");
+	upstream_params_adds(pp, "SERVER_SOFTWARE", "agora-gateway/"
+	    PACKAGE_VERSION);
+	upstream_params_adds(pp, "SERVER_PROTOCOL", proto);
+	upstream_params_adds(pp, "SERVER_NAME", e->ue_server_name);
+	upstream_params_adds(pp, "SERVER_ADDR", e->ue_server_addr);
+	upstream_params_adds(pp, "SERVER_PORT", e->ue_server_port);
+	upstream_params_adds(pp, "REQUEST_METHOD",
+	    upstream_method(evhttp_request_get_command(req)));
+	upstream_params_adds(pp, "REQUEST_URI", evhttp_request_get_uri(req));
+	upstream_params_adds(pp, "QUERY_STRING", e->ue_query);
+	upstream_params_add(pp, "SCRIPT_NAME", 11, e->ue_script_name,
+	    e->ue_script_name_len);
+	upstream_params_add(pp, "PATH_INFO", 9, e->ue_path_info,
+	    e->ue_path_info_len);
+	upstream_params_adds(pp, "DOCUMENT_ROOT", "");
+	upstream_params_adds(pp, "REMOTE_ADDR", e->ue_remote_addr);
+	snprintf(num, sizeof(num), "%u", e->ue_remote_port);
+	upstream_params_adds(pp, "REMOTE_PORT", num);
+	ct = evhttp_find_header(hdrs, "Content-Type");
+	upstream_params_adds(pp, "CONTENT_TYPE", ct ? ct : "");
+	/* the body as evhttp decoded it (it may have come chunked) */
+	cl = evhttp_find_header(hdrs, "Content-Length");
+	if (blen > 0 || cl != NULL) {
+		snprintf(num, sizeof(num), "%zu", blen);
+		upstream_params_adds(pp, "CONTENT_LENGTH", num);
+	} else
+		upstream_params_adds(pp, "CONTENT_LENGTH", "");
+	if (e->ue_https)
+		upstream_params_adds(pp, "HTTPS", "on");
+	upstream_params_adds(pp, "REQUEST_ID", e->ue_request_id);
+	if (e->ue_traceparent != NULL)
+		upstream_params_adds(pp, "TRACEPARENT", e->ue_traceparent);
+	TAILQ_FOREACH(kv, hdrs, next)
+		(void)upstream_params_header(pp, kv->key, kv->value);
+	upstream_params_records(pp, u->u_out, UPSTREAM_REQUEST_ID);
+	upstream_stdin_records(body, u->u_out, UPSTREAM_REQUEST_ID);
+}
+
+void
+upstream_start(struct upstream *u, struct evhttp_request *req,
+    struct event_base *base, struct pool *pool, const char *service,
+    const struct upstream_env *env, int read_timeout_ms,
+    upstream_done_cb done, void *arg)
+{
+	memset(u, 0, sizeof(*u));
+	u->u_req = req;
+	u->u_base = base;
+	u->u_pool = pool;
+	u->u_service = service;
+	u->u_env = env;
+	u->u_done = done;
+	u->u_arg = arg;
+	u->u_fd = -1;
+	u->u_read_tv.tv_sec = read_timeout_ms / 1000;
+	u->u_read_tv.tv_usec = (read_timeout_ms % 1000) * 1000;
+	event_base_gettimeofday_cached(base, &u->u_t0);
+	upstream_acquire(u);
+}
+
+double
+upstream_time(const struct upstream *u)
+{
+	return (u->u_t1.tv_sec - u->u_t0.tv_sec) +
+	    (u->u_t1.tv_usec - u->u_t0.tv_usec) / 1e6;
+}
+
+static void
+upstream_acquire(struct upstream *u)
+{
+	switch (pool_acquire(u->u_pool, u->u_base, &u->u_wait,
+	    upstream_pool_cb, u)) {
+	case POOL_READY:
+		upstream_connected(u);
+		break;
+	case POOL_PENDING:
+		u->u_waiting = 1;
+		break;
+	case POOL_EFULL:
+		upstream_error(u, 503, "service queue is full", 0);
+		break;
+	default:
+		upstream_error(u, 502, "cannot connect to the service", 0);
+		break;
+	}
+}
+
+static void
+upstream_pool_cb(struct pool_wait *w, int status, void *arg)
+{
+	struct upstream	*u = arg;
+
+	u->u_waiting = 0;
+	switch (status) {
+	case POOL_READY:
+		upstream_connected(u);
+		break;
+	case POOL_ETIMEOUT:
+		upstream_error(u, 503, "timed out waiting in the service "
+		    "queue", 0);
+		break;
+	default:
+		upstream_error(u, 502, "cannot connect to the service", 0);
+		break;
+	}
+}
+
+static void
+upstream_connected(struct upstream *u)
+{
+	u->u_fd = u->u_wait.pw_fd;
+	u->u_reused = u->u_wait.pw_reused;
+	if (u->u_out == NULL) {
+		u->u_out = evbuffer_new();
+		u->u_in = evbuffer_new();
+		u->u_body = evbuffer_new();
+		u->u_err = evbuffer_new();
+	}
+	upstream_parser_init(&u->u_parser, UPSTREAM_REQUEST_ID);
+	upstream_build(u);
+	event_assign(&u->u_ev, u->u_base, u->u_fd, EV_READ | EV_PERSIST,
+	    upstream_read_cb, u);
+	event_assign(&u->u_wev, u->u_base, u->u_fd, EV_WRITE | EV_PERSIST,
+	    upstream_write_cb, u);
+	event_add(&u->u_ev, &u->u_read_tv);
+	if (upstream_write(u) == -1)
+		upstream_early(u, "cannot write to the service");
+}
+
+/* 0: all written or waiting for EV_WRITE; -1: the backend is gone. */
+static int
+upstream_write(struct upstream *u)
+{
+	int	 n;
+
+	while (evbuffer_get_length(u->u_out) > 0) {
+		n = evbuffer_write(u->u_out, u->u_fd);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				event_add(&u->u_wev, NULL);
+				return 0;
+			}
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+	}
+	event_del(&u->u_wev);
+	return 0;
+}
+
+static void
+upstream_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream	*u = arg;
+
+	if (upstream_write(u) == 0)
+		return;
+	if (!u->u_got) {
+		upstream_early(u, "cannot write to the service");
+		return;
+	}
+	/* it answered without reading all of the body: not reusable */
+	u->u_wfailed = 1;
+	evbuffer_drain(u->u_out, evbuffer_get_length(u->u_out));
+	event_del(&u->u_wev);
+}
+
+static void
+upstream_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream	*u = arg;
+	int		 n;
+
+	if (what & EV_TIMEOUT) {
+		upstream_error(u, 504, "the service did not answer in time",
+		    0);
+		return;
+	}
+	n = evbuffer_read(u->u_in, fd, UPSTREAM_READ_MAX);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return;
+	if (n <= 0) {
+		upstream_early(u, "the service closed the connection early");
+		return;
+	}
+	u->u_got = 1;
+	upstream_process(u);
+}
+
+/*
+ * The backend failed before END_REQUEST.  A kept-alive connection that
+ * never gave a byte was most likely closed under us: one retry.
+ */
+static void
+upstream_early(struct upstream *u, const char *detail)
+{
+	if (!u->u_got && u->u_reused && !u->u_retried) {
+		log_debug("%s: %s: retrying on another connection (rid %s)",
+		    __func__, u->u_service, u->u_env->ue_request_id);
+		event_del(&u->u_ev);
+		event_del(&u->u_wev);
+		pool_release(u->u_pool, u->u_fd, 0);
+		u->u_fd = -1;
+		u->u_retried = 1;
+		evbuffer_drain(u->u_out, evbuffer_get_length(u->u_out));
+		evbuffer_drain(u->u_in, evbuffer_get_length(u->u_in));
+		upstream_acquire(u);
+		return;
+	}
+	upstream_error(u, 502, detail, 0);
+}
+
+static void
+upstream_process(struct upstream *u)
+{
+	struct evhttp_connection	*evcon;
+	struct evbuffer			*cout;
+	const char			*errstr = NULL;
+	char				 reason[64];
+	ssize_t				 hlen;
+	size_t				 len;
+	int				 r, status;
+
+	r = upstream_parse(&u->u_parser, u->u_in, u->u_body, u->u_err,
+	    &errstr);
+	if (evbuffer_get_length(u->u_err) > 0)
+		upstream_stderr(u, 0);
+	if (r == -1) {
+		log_warnx("%s: %s: %s (rid %s)", __func__, u->u_service,
+		    errstr, u->u_env->ue_request_id);
+		upstream_error(u, 502, "the service sent a malformed "
+		    "FastCGI stream", 0);
+		return;
+	}
+	if (!u->u_started && (len = evbuffer_get_length(u->u_body)) > 0) {
+		hlen = upstream_cgi_parse((const char *)evbuffer_pullup(
+		    u->u_body, -1), len, &status, reason, sizeof(reason),
+		    evhttp_request_get_output_headers(u->u_req), &errstr);
+		if (hlen == 0 && len > UPSTREAM_HEADER_MAX) {
+			hlen = -1;
+			errstr = "CGI header block too long";
+		}
+		if (hlen == -1) {
+			log_warnx("%s: %s: %s (rid %s)", __func__,
+			    u->u_service, errstr, u->u_env->ue_request_id);
+			upstream_error(u, 502, "the service sent malformed "
+			    "CGI headers", 0);
+			return;
+		}
+		if (hlen > 0) {
+			evbuffer_drain(u->u_body, hlen);
+			u->u_status = status;
+			u->u_started = 1;
+			evhttp_send_reply_start(u->u_req, status,
+			    reason[0] != '\0' ? reason : NULL);
+		}
+	}
+	if (u->u_started && (len = evbuffer_get_length(u->u_body)) > 0) {
+		u->u_bytes += len;
+		evhttp_send_reply_chunk_with_cb(u->u_req, u->u_body,
+		    upstream_drained, u);
+		/* HEAD, 204, 304: evhttp leaves the body where it was */
+		evbuffer_drain(u->u_body, evbuffer_get_length(u->u_body));
+		evcon = evhttp_request_get_connection(u->u_req);
+		if (evcon != NULL && r == 0) {
+			cout = bufferevent_get_output(
+			    evhttp_connection_get_bufferevent(evcon));
+			if (evbuffer_get_length(cout) > UPSTREAM_CLIENT_HIWAT) {
+				u->u_paused = 1;
+				event_del(&u->u_ev);
+			}
+		}
+	}
+	if (r == 1)
+		upstream_end(u);
+}
+
+/* The client's output buffer has drained: read the backend again. */
+static void
+upstream_drained(struct evhttp_connection *evcon, void *arg)
+{
+	struct upstream	*u = arg;
+
+	if (u->u_paused) {
+		u->u_paused = 0;
+		event_add(&u->u_ev, &u->u_read_tv);
+	}
+}
+
+static void
+upstream_end(struct upstream *u)
+{
+	int	 reusable;
+
+	/* leftovers either way would corrupt the next request */
+	reusable = evbuffer_get_length(u->u_in) == 0 &&
+	    evbuffer_get_length(u->u_out) == 0 && !u->u_wfailed;
+	switch (u->u_parser.upr_protocol_status) {
+	case FCGI_S_REQUEST_COMPLETE:
+		if (!u->u_started) {
+			log_warnx("%s: %s: no CGI header block before "
+			    "END_REQUEST (rid %s)", __func__, u->u_service,
+			    u->u_env->ue_request_id);
+			upstream_error(u, 502, "the service sent no response",
+			    reusable);
+			return;
+		}
+		upstream_finish(u, UPSTREAM_END_OK, reusable);
+		break;
+	case FCGI_S_OVERLOADED:
+		upstream_error(u, 503, "the service is overloaded", reusable);
+		break;
+	case FCGI_S_UNKNOWN_ROLE:
+		upstream_error(u, 502, "the service refused the responder "
+		    "role", reusable);
+		break;
+	default:
+		upstream_error(u, 502, "the service refused the request",
+		    reusable);
+		break;
+	}
+}
+
+static void
+upstream_error(struct upstream *u, int status, const char *detail,
+    int reusable)
+{
+	if (status != 503 || u->u_started)
+		log_warnx("%s: %s: %s (rid %s)", __func__, u->u_service,
+		    detail, u->u_env->ue_request_id);
+	if (!u->u_started)
+		u->u_status = status;
+	u->u_detail = detail;
+	upstream_finish(u, UPSTREAM_END_ERROR, reusable);
+}
+
+void
+upstream_abort(struct upstream *u)
+{
+	upstream_finish(u, UPSTREAM_END_GONE, 0);
+}
+
+static void
+upstream_finish(struct upstream *u, enum upstream_end end, int reusable)
+{
+	if (u->u_waiting) {
+		pool_cancel(&u->u_wait);
+		u->u_waiting = 0;
+	}
+	if (u->u_fd != -1) {
+		event_del(&u->u_ev);
+		event_del(&u->u_wev);
+		pool_release(u->u_pool, u->u_fd, reusable);
+		u->u_fd = -1;
+	}
+	if (u->u_err != NULL && evbuffer_get_length(u->u_err) > 0)
+		upstream_stderr(u, 1);
+	if (u->u_out != NULL) {
+		evbuffer_free(u->u_out);
+		evbuffer_free(u->u_in);
+		evbuffer_free(u->u_body);
+		evbuffer_free(u->u_err);
+		u->u_out = u->u_in = u->u_body = u->u_err = NULL;
+	}
+	event_base_gettimeofday_cached(u->u_base, &u->u_t1);
+	u->u_done(u, end, u->u_arg);
+}
+
+/* Logs whole lines of FastCGI stderr (all of it when flush is set). */
+static void
+upstream_stderr(struct upstream *u, int flush)
+{
+	char	*line;
+	size_t	 n;
+
+	while ((line = evbuffer_readln(u->u_err, &n, EVBUFFER_EOL_CRLF))
+	    != NULL) {
+		log_warnx("%s[%s]: %s", u->u_service,
+		    u->u_env->ue_request_id, line);
+		free(line);
+	}
+	n = evbuffer_get_length(u->u_err);
+	if (n > 0 && (flush || n > 4096)) {
+		log_warnx("%s[%s]: %.*s", u->u_service,
+		    u->u_env->ue_request_id, (int)n,
+		    (const char *)evbuffer_pullup(u->u_err, -1));
+		evbuffer_drain(u->u_err, n);
+	}
+}

@@ -1,1 +1,194 @@
-/* placeholder: being written */
+/*
+ * The FastCGI upstream client: one request on one pooled connection.
+ *
+ * It sends BEGIN_REQUEST (responder, FCGI_KEEP_CONN), the CGI/1.1 params
+ * and the request body as STDIN, then streams STDOUT back to the HTTP
+ * client as it arrives: the CGI header block (Status:, Location:, ...)
+ * becomes the response head, the rest goes out in chunks (or with the
+ * backend's Content-Length).  STDERR lines are logged, tagged with the
+ * service and request id.
+ *
+ * Failures: FCGI_OVERLOADED 503, FCGI_UNKNOWN_ROLE or FCGI_CANT_MPX_CONN
+ * 502, early close or a malformed stream 502, no byte within read_timeout
+ * 504 (the connection is dropped).  A kept-alive connection that fails
+ * before the first response byte is retried once on another connection.
+ * Once the response head has gone out a failure can only cut the client
+ * connection.
+ *
+ * The pieces below the request driver (params, record stream, CGI header
+ * parsing) work on plain buffers so the unit tests can drive them.
+ */
+#ifndef AGORA_PROXY_UPSTREAM_H
+#define AGORA_PROXY_UPSTREAM_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event_struct.h>
+
+#include "pool.h"
+
+struct evbuffer;
+struct evhttp_request;
+struct evkeyvalq;
+
+/* ---- params: name-value pairs built into one growing buffer ---- */
+
+struct upstream_params {
+	uint8_t		*upp_buf;
+	size_t		 upp_len;
+	size_t		 upp_cap;
+};
+
+/* Appends one pair.  The buffer grows as needed (never fails). */
+void	upstream_params_add(struct upstream_params *, const char *name,
+	    size_t name_len, const char *value, size_t value_len);
+void	upstream_params_adds(struct upstream_params *, const char *name,
+	    const char *value);
+/*
+ * Appends a request header as HTTP_<NAME> (uppercased, '-' to '_').
+ * Returns 0, or -1 when the header must not be passed: Content-Type and
+ * Content-Length (they have their own params), Proxy (httpoxy), names
+ * with characters other than letters, digits and '-', and names that
+ * would collide with the gateway's auth params.
+ */
+int	upstream_params_header(struct upstream_params *, const char *name,
+	    const char *value);
+/*
+ * Emits the pairs as PARAMS records of at most FCGI_CONTENT_MAX bytes
+ * each, then the empty PARAMS record that ends the stream.
+ */
+void	upstream_params_records(const struct upstream_params *,
+	    struct evbuffer *out, uint16_t request_id);
+void	upstream_params_free(struct upstream_params *);
+
+/* STDIN records for the bytes of body (not drained), then empty STDIN. */
+void	upstream_stdin_records(struct evbuffer *body, struct evbuffer *out,
+	    uint16_t request_id);
+
+/* ---- the record stream coming back ---- */
+
+struct upstream_parser {
+	int		 upr_state;
+	uint8_t		 upr_type;
+	uint16_t	 upr_request_id;
+	size_t		 upr_left;	/* content bytes of this record */
+	size_t		 upr_pad;
+	uint32_t	 upr_app_status;
+	uint8_t		 upr_protocol_status;
+};
+
+void	upstream_parser_init(struct upstream_parser *, uint16_t request_id);
+/*
+ * Consumes what it can of in: STDOUT content is moved to out, STDERR
+ * content to err (both without copying).  Returns 1 once END_REQUEST has
+ * been read (upr_app_status and upr_protocol_status are set, bytes after
+ * it stay in in), 0 when it needs more input, -1 on a malformed stream
+ * with *errstr set.
+ */
+int	upstream_parse(struct upstream_parser *, struct evbuffer *in,
+	    struct evbuffer *out, struct evbuffer *err, const char **errstr);
+
+/*
+ * Parses a CGI response header block at the start of p.  Returns its
+ * length including the empty line that ends it, 0 when it is incomplete,
+ * or -1 when malformed (*errstr).  *status is from Status: (else 302 when
+ * there is a Location:, else 200); the reason phrase, if any, is copied to
+ * reason.  Other headers are added to hdrs, except hop-by-hop ones and
+ * X-Request-Id (the gateway sets its own).
+ */
+ssize_t	upstream_cgi_parse(const char *p, size_t len, int *status,
+	    char *reason, size_t reasonlen, struct evkeyvalq *hdrs,
+	    const char **errstr);
+
+/* ---- the request driver ---- */
+
+/* What the HTTP front knows that FastCGI params need. */
+struct upstream_env {
+	const char	*ue_script_name;	/* route's strip, "" */
+	size_t		 ue_script_name_len;
+	const char	*ue_path_info;		/* rest of the path */
+	size_t		 ue_path_info_len;
+	const char	*ue_query;		/* "" when none */
+	const char	*ue_server_name;
+	const char	*ue_server_addr;
+	const char	*ue_server_port;
+	const char	*ue_remote_addr;
+	unsigned int	 ue_remote_port;
+	const char	*ue_request_id;
+	const char	*ue_traceparent;	/* NULL when absent */
+	int		 ue_https;
+};
+
+/* How a request ends; see upstream_done_cb. */
+enum upstream_end {
+	UPSTREAM_END_OK,	/* response complete: send the last chunk */
+	UPSTREAM_END_ERROR,	/* u_status/u_detail: answer or cut */
+	UPSTREAM_END_GONE	/* the client went away first */
+};
+
+struct upstream;
+/*
+ * Called once per request, after the backend connection has been given
+ * back; the HTTP front logs the request and sends the end of the response
+ * (or the error), which may free the evhttp request.
+ */
+typedef void	(*upstream_done_cb)(struct upstream *, enum upstream_end,
+		    void *arg);
+
+/* One request; embedded in the front's per-request struct. */
+struct upstream {
+	struct evhttp_request	*u_req;
+	struct event_base	*u_base;
+	struct pool		*u_pool;
+	const char		*u_service;
+	const struct upstream_env *u_env;
+	upstream_done_cb	 u_done;
+	void			*u_arg;
+	struct timeval		 u_read_tv;
+
+	struct pool_wait	 u_wait;
+	int			 u_fd;
+	int			 u_reused;
+	int			 u_retried;
+	int			 u_waiting;	/* pool_acquire pending */
+	int			 u_paused;	/* client output is full */
+	int			 u_got;		/* any byte from backend */
+	int			 u_started;	/* response head sent */
+	int			 u_wfailed;	/* backend stopped reading */
+	struct event		 u_ev;		/* read + read timeout */
+	struct event		 u_wev;		/* write, while u_out has data */
+	struct evbuffer		*u_out;		/* records to the backend */
+	struct evbuffer		*u_in;		/* records from it */
+	struct evbuffer		*u_body;	/* STDOUT content */
+	struct evbuffer		*u_err;		/* STDERR content */
+	struct upstream_parser	 u_parser;
+	struct timeval		 u_t0;		/* upstream time */
+	struct timeval		 u_t1;
+
+	int			 u_status;	/* response status */
+	const char		*u_detail;	/* error detail (static) */
+	size_t			 u_bytes;	/* body bytes to client */
+};
+
+/*
+ * Starts req on a connection from pool.  env must stay valid until done
+ * is called.  read_timeout_ms bounds each wait for backend bytes.
+ */
+void	upstream_start(struct upstream *, struct evhttp_request *,
+	    struct event_base *, struct pool *, const char *service,
+	    const struct upstream_env *, int read_timeout_ms,
+	    upstream_done_cb, void *arg);
+/*
+ * The client connection closed: stop, give the backend connection back
+ * (closed), and call done with UPSTREAM_END_GONE.
+ */
+void	upstream_abort(struct upstream *);
+/* Frees the calling thread's params scratch buffer (at thread exit). */
+void	upstream_thread_free(void);
+/* Upstream time so far, in seconds. */
+double	upstream_time(const struct upstream *);
+
+#endif

@@ -1,0 +1,411 @@
+#!/bin/bash
+# bench/proxy.sh [BUILDDIR]: agora-gateway against nginx and HAProxy, each
+# in front of its own pool of identical bench/hello FastCGI processes.
+#
+# wrk drives the proxies in turn, in alternating rounds, and the script
+# prints requests/s, p50, p99, errors and the proxy's own CPU time per
+# request for every run, then the medians, then one line:
+#     ratio throughput=X p99=Y cpu=Z
+# (gateway / best anchor, gateway / lowest anchor p99, gateway / HAProxy).
+# See bench/README.md.  Everything it starts is stopped by pid on exit.
+set -u
+
+usage() {
+	cat >&2 <<'EOF'
+usage: bench/proxy.sh [BUILDDIR]
+environment (defaults in brackets):
+  BUILDDIR  build directory holding bench/hello, proxy/agora-gateway [.]
+  GATEWAY   agora-gateway binary [$BUILDDIR/proxy/agora-gateway]
+  HELLO     FastCGI responder [$BUILDDIR/bench/hello]
+  NGINX HAPROXY WRK SPAWN_FCGI  programs [found on PATH or in /usr/sbin]
+  PROXIES   which to run ["gateway nginx nginx-close haproxy"]
+  THREADS   worker processes / threads of every proxy [1]
+  ROUNDS [3]  DURATION seconds per run [5]  CONNS wrk connections [64]
+  WARMUP    seconds of discarded warm-up per proxy [1]
+  POOL      hello processes per pool [4]
+  ACCESS_LOG  null (every proxy logs to /dev/null) or file [null]
+  KEEP      1 keeps the temporary directory (configs, logs, wrk output)
+EOF
+	exit 2
+}
+
+[ $# -le 1 ] || usage
+case "${1:-}" in -h|--help) usage ;; esac
+
+srcdir=$(cd "$(dirname "$0")" && pwd)
+BUILDDIR=${1:-${BUILDDIR:-$PWD}}
+BUILDDIR=$(cd "$BUILDDIR" 2>/dev/null && pwd) || {
+	echo "proxy.sh: no build directory ${1:-${BUILDDIR:-}}" >&2; exit 2; }
+GATEWAY=${GATEWAY:-$BUILDDIR/proxy/agora-gateway}
+HELLO=${HELLO:-$BUILDDIR/bench/hello}
+PROXIES=${PROXIES:-gateway nginx nginx-close haproxy}
+THREADS=${THREADS:-1}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5}
+CONNS=${CONNS:-64}
+WARMUP=${WARMUP:-1}
+POOL=${POOL:-4}
+ACCESS_LOG=${ACCESS_LOG:-null}
+KEEP=${KEEP:-0}
+
+for v in THREADS ROUNDS DURATION CONNS WARMUP POOL; do
+	case "${!v}" in
+	''|*[!0-9]*) echo "proxy.sh: $v must be a number" >&2; exit 2 ;;
+	esac
+done
+case "$ACCESS_LOG" in null|file) ;; *) usage ;; esac
+[ "$ROUNDS" -ge 1 ] && [ "$DURATION" -ge 1 ] && [ "$POOL" -ge 1 ] ||
+	usage
+
+# Programs: the environment wins, then PATH, then sbin (not on a user's PATH).
+findprog() {
+	local p
+	for p in "$@"; do
+		[ -n "$p" ] || continue
+		if [[ $p == */* ]]; then
+			[ -x "$p" ] && { echo "$p"; return 0; }
+		elif command -v "$p" >/dev/null 2>&1; then
+			command -v "$p"; return 0
+		elif [ -x "/usr/sbin/$p" ]; then
+			echo "/usr/sbin/$p"; return 0
+		fi
+	done
+	return 1
+}
+WRK=$(findprog "${WRK:-wrk}") || { echo "proxy.sh: wrk not found" >&2; exit 2; }
+SPAWN_FCGI=$(findprog "${SPAWN_FCGI:-spawn-fcgi}") ||
+	{ echo "proxy.sh: spawn-fcgi not found" >&2; exit 2; }
+CURL=$(findprog curl) || { echo "proxy.sh: curl not found" >&2; exit 2; }
+[ -x "$HELLO" ] || {
+	echo "proxy.sh: $HELLO missing: run make in $BUILDDIR" >&2; exit 2; }
+HZ=$(getconf CLK_TCK)
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/agora-bench.XXXXXX") || exit 2
+PIDS=()			# everything started, stopped in reverse on exit
+
+cleanup() {
+	local i pid n
+	trap - EXIT INT TERM HUP
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		pid=${PIDS[i]}
+		kill -0 "$pid" 2>/dev/null || continue
+		# nginx workers are children of the master: stop those too
+		PIDS+=($(ps -o pid= --ppid "$pid" 2>/dev/null))
+		kill -TERM "$pid" 2>/dev/null
+	done
+	# the gateway drains for up to 10 s on SIGTERM
+	for ((n = 0; n < 120; n++)); do
+		for pid in "${PIDS[@]}"; do
+			kill -0 "$pid" 2>/dev/null && break
+			pid=
+		done
+		[ -z "${pid:-}" ] && break
+		sleep 0.1
+	done
+	for pid in "${PIDS[@]}"; do
+		kill -0 "$pid" 2>/dev/null || continue
+		echo "proxy.sh: pid $pid did not stop on SIGTERM, killing" >&2
+		kill -KILL "$pid" 2>/dev/null
+	done
+	wait 2>/dev/null
+	if [ "$KEEP" = 1 ]; then
+		echo "${PIDS[*]}" >"$TMP/pids"
+		echo "proxy.sh: kept $TMP" >&2
+	else
+		rm -rf "$TMP"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+# A port nobody listens on and this run has not handed out: REPLY.
+USED_PORTS=" "
+free_port() {
+	local p i
+	for ((i = 0; i < 500; i++)); do
+		p=$((20000 + RANDOM % 40000))
+		[[ $USED_PORTS == *" $p "* ]] && continue
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+		USED_PORTS+="$p "
+		REPLY=$p
+		return 0
+	done
+	echo "proxy.sh: no free port" >&2
+	exit 1
+}
+
+# Fills a template: subst IN OUT NAME=VALUE...
+subst() {
+	local in=$1 out=$2 kv args=(-e '')
+	shift 2
+	for kv in "$@"; do
+		args+=(-e "s|@${kv%%=*}@|${kv#*=}|g")
+	done
+	sed "${args[@]}" "$in" >"$out"
+	if grep -q '@[A-Z_]*@' "$out"; then
+		echo "proxy.sh: unfilled variable in $out" >&2
+		exit 1
+	fi
+}
+
+access_log() {		# $1 = proxy name
+	if [ "$ACCESS_LOG" = file ]; then
+		echo "$TMP/$1/access.log"
+	else
+		echo /dev/null
+	fi
+}
+
+# A pool of $POOL hello processes on $TMP/$1/hello.sock.
+spawn_pool() {
+	local dir=$TMP/$1 pid
+	if ! "$SPAWN_FCGI" -s "$dir/hello.sock" -M 0666 -F "$POOL" \
+	    -P "$dir/hello.pid" -- "$HELLO" >"$dir/spawn.log" 2>&1; then
+		echo "proxy.sh: spawn-fcgi failed for $1:" >&2
+		cat "$dir/spawn.log" >&2
+		return 1
+	fi
+	for pid in $(cat "$dir/hello.pid"); do
+		PIDS+=("$pid")
+	done
+}
+
+# Waits (5 s at most) for 200 "Hello, world" on port $1.
+wait_ready() {
+	local port=$1 pid=$2 n code
+	for ((n = 0; n < 50; n++)); do
+		kill -0 "$pid" 2>/dev/null || return 1
+		code=$("$CURL" -s -m 1 -o "$TMP/body" -w '%{http_code}' \
+		    "http://127.0.0.1:$port/" 2>/dev/null)
+		if [ "$code" = 200 ] &&
+		    [ "$(cat "$TMP/body")" = "Hello, world" ]; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+declare -A PORT PID
+
+start_gateway() {
+	local dir=$TMP/gateway
+	free_port; PORT[gateway]=$REPLY
+	free_port
+	subst "$srcdir/gateway.conf.in" "$dir/gateway.conf" \
+	    THREADS="$THREADS" PORT="${PORT[gateway]}" ADMIN_PORT="$REPLY" \
+	    DIR="$dir" ACCESS_LOG="$(access_log gateway)" \
+	    SOCK="$dir/hello.sock" POOL="$POOL" QUEUE="$((CONNS + 16))"
+	subst "$srcdir/rules.lua.in" "$dir/rules.lua"
+	if ! "$GATEWAY" -n -f "$dir/gateway.conf" >"$dir/check.log" 2>&1; then
+		echo "skip gateway: agora-gateway -n refused the config:"
+		sed 's/^/    /' "$dir/check.log"
+		return 1
+	fi
+	"$GATEWAY" -f "$dir/gateway.conf" >"$dir/stderr.log" 2>&1 &
+	PID[gateway]=$!
+	PIDS+=("$!")
+}
+
+start_nginx() {		# nginx or nginx-close
+	local name=$1 dir=$TMP/$1 user= ka= kc=
+	free_port; PORT[$name]=$REPLY
+	[ "$(id -u)" = 0 ] && user="user root;"
+	if [ "$name" = nginx ]; then
+		ka="keepalive $POOL;"
+		kc="fastcgi_keep_conn on;"
+	fi
+	subst "$srcdir/nginx.conf.in" "$dir/nginx.conf" \
+	    USER="$user" THREADS="$THREADS" DIR="$dir" PORT="${PORT[$name]}" \
+	    ACCESS_LOG="$(access_log "$name")" SOCK="$dir/hello.sock" \
+	    UPSTREAM_KEEPALIVE="$ka" KEEP_CONN="$kc"
+	"$NGINX" -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
+	    >"$dir/stderr.log" 2>&1 &
+	PID[$name]=$!
+	PIDS+=("$!")
+}
+
+start_haproxy() {
+	local dir=$TMP/haproxy
+	free_port; PORT[haproxy]=$REPLY
+	subst "$srcdir/haproxy.cfg.in" "$dir/haproxy.cfg" \
+	    THREADS="$THREADS" PORT="${PORT[haproxy]}" SOCK="$dir/hello.sock" \
+	    POOL="$POOL"
+	# -db: foreground, one process; its stdout is the access log
+	"$HAPROXY" -db -f "$dir/haproxy.cfg" >"$(access_log haproxy)" \
+	    2>"$dir/stderr.log" &
+	PID[haproxy]=$!
+	PIDS+=("$!")
+}
+
+# Says why a proxy cannot run here, before its pool is spawned.
+available() {
+	case "$1" in
+	gateway)
+		[ -x "$GATEWAY" ] && return 0
+		echo "skip gateway: $GATEWAY not built (make in the build dir, or set GATEWAY)" ;;
+	nginx|nginx-close)
+		[ -n "$NGINX" ] && return 0
+		echo "skip $1: nginx not installed (or set NGINX)" ;;
+	haproxy)
+		[ -n "$HAPROXY" ] && return 0
+		echo "skip haproxy: haproxy not installed (or set HAPROXY)" ;;
+	*)
+		echo "proxy.sh: unknown proxy $1" >&2
+		exit 2 ;;
+	esac
+	return 1
+}
+
+# utime + stime, in clock ticks, of a process and its children (workers).
+proc_ticks() {
+	local total=0 p s f
+	for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+		s=${s##*) }		# comm may hold spaces
+		read -ra f <<<"$s"
+		total=$((total + f[11] + f[12]))
+	done
+	echo "$total"
+}
+
+# Prints "rps p50_us p99_us errors requests" from wrk --latency output.
+parse_wrk() {
+	awk '
+	function us(v) {
+		if (v ~ /us$/) return v + 0
+		if (v ~ /ms$/) return (v + 0) * 1000
+		if (v ~ /m$/) return (v + 0) * 60000000
+		if (v ~ /s$/) return (v + 0) * 1000000
+		return v + 0
+	}
+	BEGIN { rps = p50 = p99 = err = req = -1 }
+	$1 == "50%" { p50 = us($2) }
+	$1 == "99%" { p99 = us($2) }
+	/ requests in / { req = $1; if (err < 0) err = 0 }
+	/Socket errors:/ { gsub(",", ""); err += $4 + $6 + $8 + $10 }
+	/Non-2xx or 3xx responses:/ { err += $NF }
+	$1 == "Requests/sec:" { rps = $2 }
+	END { printf "%.0f %.0f %.0f %d %d\n", rps, p50, p99, err, req }
+	' "$1"
+}
+
+# One wrk run against $1; appends a result line to $TMP/results.
+run_wrk() {		# name round seconds
+	local name=$1 round=$2 secs=$3 out t0 t1 r cpu
+	out=$TMP/$name/wrk.$round
+	t0=$(proc_ticks "${PID[$name]}")
+	timeout -k 5 $((secs + 30)) "$WRK" -t1 -c"$CONNS" -d"${secs}s" \
+	    --latency "http://127.0.0.1:${PORT[$name]}/" >"$out" 2>&1
+	t1=$(proc_ticks "${PID[$name]}")
+	[ "$round" = warmup ] && return 0
+	r=($(parse_wrk "$out"))
+	if [ "${r[4]}" -le 0 ]; then
+		# not a zero in the medians: the run says nothing
+		printf '%-6s %-12s %10s   (no response; left out of the medians)\n' \
+		    "$round" "$name" failed
+		sed 's/^/    /' "$out"
+		return 0
+	fi
+	cpu=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="${r[4]}" \
+	    'BEGIN { printf "%.1f", t * 1000000 / hz / n }')
+	printf '%-6s %-12s %10s %9s %9s %7s %8s\n' "$round" "$name" \
+	    "${r[0]}" "${r[1]}" "${r[2]}" "${r[3]}" "$cpu"
+	echo "$name ${r[0]} ${r[1]} ${r[2]} ${r[3]} $cpu" >>"$TMP/results"
+}
+
+NGINX=$(findprog "${NGINX:-nginx}") || NGINX=
+HAPROXY=$(findprog "${HAPROXY:-haproxy}") || HAPROXY=
+
+echo "# agora proxy benchmark: $(date -u '+%Y-%m-%d %H:%M:%S') UTC, $(nproc) cpus"
+echo "# THREADS=$THREADS POOL=$POOL CONNS=$CONNS DURATION=${DURATION}s ROUNDS=$ROUNDS ACCESS_LOG=$ACCESS_LOG"
+[ -n "$NGINX" ] && echo "# $("$NGINX" -v 2>&1)"
+[ -n "$HAPROXY" ] && echo "# $("$HAPROXY" -v 2>&1 | head -1)"
+echo "# $("$WRK" -v 2>&1 | head -1)"
+
+RUN=()
+for name in $PROXIES; do
+	available "$name" || continue
+	mkdir -p "$TMP/$name"
+	spawn_pool "$name" || exit 1
+	case "$name" in
+	gateway) start_gateway || continue ;;
+	nginx|nginx-close) start_nginx "$name" || continue ;;
+	haproxy) start_haproxy || continue ;;
+	esac
+	if ! wait_ready "${PORT[$name]}" "${PID[$name]}"; then
+		echo "skip $name: no 200 \"Hello, world\" on port ${PORT[$name]} within 5 s"
+		for f in "$TMP/$name"/stderr.log "$TMP/$name"/error.log; do
+			[ -s "$f" ] && tail -n 5 "$f" | sed 's/^/    /'
+		done
+		continue
+	fi
+	RUN+=("$name")
+done
+[ ${#RUN[@]} -gt 0 ] || { echo "proxy.sh: nothing to measure" >&2; exit 1; }
+
+if [ "$WARMUP" -gt 0 ]; then
+	for name in "${RUN[@]}"; do
+		run_wrk "$name" warmup "$WARMUP"
+	done
+fi
+
+printf '%-6s %-12s %10s %9s %9s %7s %8s\n' round proxy req/s p50_us p99_us \
+    errors cpu_us
+: >"$TMP/results"
+for ((round = 1; round <= ROUNDS; round++)); do
+	# rotate the order so no proxy always runs first (or on a warm cache)
+	n=${#RUN[@]}
+	for ((i = 0; i < n; i++)); do
+		run_wrk "${RUN[(i + round - 1) % n]}" "$round" "$DURATION"
+		sleep 1
+	done
+done
+
+# Medians per proxy and column, then the ratios against the anchors.
+awk -v order="${RUN[*]}" '
+function median(name, col,   n, i, j, t, a) {
+	n = cnt[name]
+	for (i = 1; i <= n; i++)
+		a[i] = val[name, i, col]
+	for (i = 2; i <= n; i++)	# insertion sort: a few rounds
+		for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+		}
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+{
+	i = ++cnt[$1]
+	for (c = 2; c <= 6; c++)
+		val[$1, i, c] = $c
+}
+END {
+	k = split(order, names, " ")
+	for (i = 1; i <= k; i++) {
+		p = names[i]
+		if (!cnt[p])
+			continue
+		for (c = 2; c <= 6; c++)
+			med[p, c] = median(p, c)
+		printf "%-6s %-12s %10.0f %9.0f %9.0f %7.0f %8.1f\n", "median",
+		    p, med[p, 2], med[p, 3], med[p, 4], med[p, 5], med[p, 6]
+		if (p != "gateway") {
+			if (best == "" || med[p, 2] > best)
+				best = med[p, 2]
+			if (lowp99 == "" || med[p, 4] < lowp99)
+				lowp99 = med[p, 4]
+		}
+	}
+	x = y = z = "n/a"
+	if (cnt["gateway"]) {
+		if (best != "" && best > 0)
+			x = sprintf("%.2f", med["gateway", 2] / best)
+		if (lowp99 != "" && lowp99 > 0)
+			y = sprintf("%.2f", med["gateway", 4] / lowp99)
+		if (cnt["haproxy"] && med["haproxy", 6] > 0 &&
+		    med["gateway", 6] >= 0)
+			z = sprintf("%.2f", med["gateway", 6] / med["haproxy", 6])
+	}
+	printf "ratio throughput=%s p99=%s cpu=%s\n", x, y, z
+}' "$TMP/results"

@@ -1,0 +1,103 @@
+#!/bin/bash
+# Catalog CRUD through the gateway: create, read, list with cursor paging,
+# PUT, PATCH, DELETE, then 404.
+. "$top_srcdir/t/lib.sh"
+
+t_mariadb_start
+t_gateway_start
+P=$T_URL/api/products
+ts='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$'
+
+# --- create
+t_http POST "$P" '{"sku": "MUG-001", "name": "Mug",
+    "description": "A large mug", "price": {"amount": 1299,
+    "currency": "EUR"}, "category": "kitchen"}'
+t_is "create: 201" "$T_STATUS" 201
+id=$(t_json 'j["id"]')
+t_like "create: numeric id" "$id" '^[1-9][0-9]*$'
+t_is "create: Location" "$(t_header Location)" "/api/products/$id"
+t_like "create: Content-Type" "$(t_header Content-Type)" '^application/json'
+t_like "create: X-Request-Id" "$(t_header X-Request-Id)" '.'
+t_is "create: fields echoed" \
+    "$(t_json '[j["sku"], j["name"], j["description"], j["price"], j["category"], j["version"]]')" \
+    '["MUG-001","Mug","A large mug",{"amount":1299,"currency":"EUR"},"kitchen",1]'
+t_like "create: created_at is UTC" "$(t_json 'j["created_at"]')" "$ts"
+t_like "create: updated_at is UTC" "$(t_json 'j["updated_at"]')" "$ts"
+created_at=$(t_json 'j["created_at"]')
+
+# --- read
+t_http GET "$P/$id"
+t_is "get: 200" "$T_STATUS" 200
+t_is "get: same product" \
+    "$(t_json '[j["id"], j["sku"], j["name"], j["price"]["amount"], j["price"]["currency"], j["category"]]')" \
+    "[$id,\"MUG-001\",\"Mug\",1299,\"EUR\",\"kitchen\"]"
+t_is "get: ETag is the version" "$(t_header ETag)" '"1"'
+
+# --- list: five more, then walk pages of two with next_cursor
+ids=("$id")
+for i in 1 2 3 4 5; do
+	t_http POST "$P" "{\"sku\": \"PAGE-$i\", \"name\": \"Page $i\",
+	    \"price\": {\"amount\": $((i * 100)), \"currency\": \"USD\"}}"
+	[ "$T_STATUS" = 201 ] || t_fail "create PAGE-$i: status $T_STATUS"
+	ids+=("$(t_json 'j["id"]')")
+done
+want=$(printf '%s\n' "${ids[@]}" | sort -n | tr '\n' ' ')
+
+t_http GET "$P"
+t_is "list: 200" "$T_STATUS" 200
+t_is "list: default limit holds all 6" "$(t_json 'len(j["items"])')" 6
+t_is "list: last page has next_cursor null" "$(t_json 'j["next_cursor"]')" null
+
+cursor= pages=0 seen= sizes=
+while [ "$pages" -lt 10 ]; do
+	if [ -z "$cursor" ]; then
+		t_http GET "$P?limit=2"
+	else
+		t_http GET "$P" -- -G --data-urlencode limit=2 \
+		    --data-urlencode "cursor=$cursor"
+	fi
+	[ "$T_STATUS" = 200 ] || { t_fail "page $pages: status $T_STATUS"; break; }
+	pages=$((pages + 1))
+	sizes="$sizes$(t_json 'len(j["items"])') "
+	seen="$seen$(t_json '" ".join(str(p["id"]) for p in j["items"])') "
+	cursor=$(t_json 'j["next_cursor"]')
+	[ "$cursor" = null ] && break
+done
+t_is "paging: 3 pages of 2" "$sizes" "2 2 2 "
+t_is "paging: every product exactly once" \
+    "$(printf '%s\n' $seen | sort -n | tr '\n' ' ')" "$want"
+
+# --- PUT replaces the whole product
+t_http PUT "$P/$id" '{"sku": "MUG-001", "name": "Big mug",
+    "description": "Now bigger", "price": {"amount": 1599,
+    "currency": "EUR"}, "category": "kitchen"}'
+t_is "put: 200" "$T_STATUS" 200
+t_is "put: new fields" \
+    "$(t_json '[j["id"], j["name"], j["description"], j["price"]["amount"], j["version"]]')" \
+    "[$id,\"Big mug\",\"Now bigger\",1599,2]"
+t_is "put: created_at kept" "$(t_json 'j["created_at"]')" "$created_at"
+
+# --- PATCH changes only what it names
+t_http PATCH "$P/$id" '{"price": {"amount": 999, "currency": "EUR"}}'
+t_is "patch: 200" "$T_STATUS" 200
+t_is "patch: price changed, the rest kept" \
+    "$(t_json '[j["sku"], j["name"], j["description"], j["price"], j["category"], j["version"]]')" \
+    '["MUG-001","Big mug","Now bigger",{"amount":999,"currency":"EUR"},"kitchen",3]'
+t_http GET "$P/$id"
+t_is "patch: stored" "$(t_json '[j["name"], j["price"]["amount"]]')" \
+    '["Big mug",999]'
+t_is "patch: ETag follows the version" "$(t_header ETag)" '"3"'
+
+# --- DELETE, then it is gone
+t_http DELETE "$P/$id"
+t_is "delete: 204" "$T_STATUS" 204
+t_is "delete: no body" "$(t_body)" ""
+t_http GET "$P/$id"
+t_problem "get after delete" 404
+t_http DELETE "$P/$id"
+t_is "delete again: 404" "$T_STATUS" 404
+t_http GET "$P"
+t_is "list after delete: 5 left" "$(t_json 'len(j["items"])')" 5
+t_is "list after delete: deleted one absent" \
+    "$(t_json "[p for p in j['items'] if p['id'] == $id]")" "[]"
+t_done

@@ -1,0 +1,97 @@
+#!/bin/bash
+# Catalog errors through the gateway: every client mistake is a 4xx
+# application/problem+json that says what was wrong.
+. "$top_srcdir/t/lib.sh"
+
+t_mariadb_start
+t_gateway_start
+P=$T_URL/api/products
+
+# fields FILE: the sorted, distinct "field" members of a 422's errors.
+fields()
+{
+	t_json '" ".join(sorted(set(e["field"] for e in j["errors"])))'
+}
+messages_ok()
+{
+	[ "$(t_json 'all(isinstance(e.get("message"), str) and e["message"] for e in j["errors"])')" = true ]
+}
+
+# --- malformed JSON
+for body in '{"sku": "X", ' '{sku: 1}' 'not json' '{"sku": "A" "name": "B"}'; do
+	t_http POST "$P" "$body"
+	t_problem "malformed '$body'" 400
+done
+
+# --- validation: each bad field is listed
+t_http POST "$P" '{"sku": "", "name": "", "price": {"amount": -5,
+    "currency": "eur"}}'
+t_problem "invalid fields" 422
+t_is "422 lists each bad field" "$(fields)" \
+    "name price.amount price.currency sku"
+t_ok "422 errors have messages" messages_ok
+
+t_http POST "$P" '{}'
+t_problem "empty object" 422
+t_like "422 for {} names sku, name and price" "$(fields)" \
+    '^name price[^ ]* (price[^ ]* )?sku$'
+
+long=$(printf 'x%.0s' $(seq 65))
+t_http POST "$P" "{\"sku\": \"$long\", \"name\": \"ok\",
+    \"price\": {\"amount\": 1, \"currency\": \"EUR\"}}"
+t_problem "sku of 65 chars" 422
+t_is "sku of 65 chars: field" "$(fields)" sku
+
+t_http POST "$P" '{"sku": "OK-1", "name": "ok",
+    "price": {"amount": 12.5, "currency": "EUR"}}'
+t_problem "fractional amount" 422
+t_is "fractional amount: field" "$(fields)" price.amount
+
+t_http POST "$P" '{"sku": "OK-1", "name": "ok",
+    "price": {"amount": "12", "currency": "EUR"}}'
+t_problem "amount as a string" 422
+t_is "amount as a string: field" "$(fields)" price.amount
+
+t_http POST "$P" '{"sku": "OK-1", "name": 7,
+    "price": {"amount": 1, "currency": "EURO"}}'
+t_problem "name not a string, 4-letter currency" 422
+t_is "both fields listed" "$(fields)" "name price.currency"
+
+t_http GET "$P" -- -G --data-urlencode limit=0
+t_problem "limit=0" 400
+t_http GET "$P" -- -G --data-urlencode limit=abc
+t_problem "limit=abc" 400
+t_http GET "$P" -- -G --data-urlencode 'cursor=!!not-a-cursor!!'
+t_problem "garbage cursor" 400
+
+# --- missing product
+for m in GET DELETE; do
+	t_http "$m" "$P/999999"
+	t_problem "$m missing product" 404
+done
+t_http PATCH "$P/999999" '{"name": "x"}'
+t_problem "PATCH missing product" 404
+t_http PUT "$P/999999" '{"sku": "GONE-1", "name": "x",
+    "price": {"amount": 1, "currency": "EUR"}}'
+t_problem "PUT missing product" 404
+
+# --- duplicate sku
+body='{"sku": "DUP-1", "name": "first", "price": {"amount": 1, "currency": "EUR"}}'
+t_http POST "$P" "$body"
+t_is "first DUP-1: 201" "$T_STATUS" 201
+t_http POST "$P" "$body"
+t_problem "duplicate sku" 409
+t_http GET "$P"
+t_is "duplicate not stored" \
+    "$(t_json 'len([p for p in j["items"] if p["sku"] == "DUP-1"])')" 1
+
+# --- oversized body: the shipped config says "max body 1M"
+head -c $((2 * 1024 * 1024)) /dev/zero | tr '\0' 'a' >"$TMP/big"
+t_http POST "$P" "@$TMP/big" -H 'Expect: 100-continue'
+t_problem "2 MiB body" 413
+t_like "413 carries a request id" "$(t_header X-Request-Id)" '.'
+
+# the gateway and the catalog still answer
+t_http GET "$P"
+t_is "still serving after all that" "$T_STATUS" 200
+t_done

@@ -1,0 +1,116 @@
+#!/bin/bash
+# A catalog process killed with SIGKILL under load: in-flight requests get
+# 502 or 503, nothing hangs, the supervisor restarts it, and the service
+# answers again.  Then the same with every process killed at once.
+. "$top_srcdir/t/lib.sh"
+
+t_mariadb_start
+t_gateway_start			# the shipped config: catalog, processes 4
+P=$T_URL/api/products
+nproc_want=4
+
+# count_children: the gateway's live children (zombies excluded).
+children()
+{
+	local p
+	for p in $(t_gateway_children); do
+		case $(ps -o stat= -p "$p" 2>/dev/null) in Z*|"") ;; *) echo "$p" ;; esac
+	done
+}
+
+# wait_children N [SECS]: until the gateway has N live children.
+wait_children()
+{
+	local i
+	for ((i = 0; i < ${2:-15} * 10; i++)); do
+		[ "$(children | wc -l)" -eq "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# load N SECS OUT: N clients in a loop for SECS seconds; OUT gets one
+# status per request.  Every request is bounded by --max-time 5.
+load()
+{
+	local n=$1 secs=$2 out=$3 c
+	for ((c = 0; c < n; c++)); do
+		(
+			end=$((SECONDS + secs))
+			while [ "$SECONDS" -lt "$end" ]; do
+				"$CURL" -s -o /dev/null --max-time 5 \
+				    -w '%{http_code}\n' "$P?limit=5" 2>/dev/null ||
+				    true
+			done
+		) >>"$out.$c" &
+		load_pids+=($!)
+	done
+}
+
+load_wait()	# -> all statuses in $1
+{
+	local p
+	for p in "${load_pids[@]}"; do
+		wait "$p"
+	done
+	load_pids=()
+	cat "$1".* >"$1"
+}
+
+# verdict NAME FILE [served]: statuses are only 200/502/503, none timed
+# out (000); with "served", some requests got 200.
+verdict()
+{
+	local name=$1 f=$2 bad n200 n5xx
+	bad=$(grep -v -x -E '200|502|503' "$f" | sort | uniq -c | tr '\n' ' ')
+	t_is "$name: only 200, 502 or 503, nothing timed out" "$bad" ""
+	n200=$(grep -c -x 200 "$f")
+	n5xx=$(grep -c -x -E '50[23]' "$f")
+	t_diag "$name: $n200 x 200, $n5xx x 502/503"
+	[ "${3:-}" = served ] &&
+	    t_ok "$name: the other processes kept serving" test "$n200" -gt 0
+	return 0
+}
+
+t_http GET "$P"
+t_is "catalog answers" "$T_STATUS" 200
+t_ok "supervisor runs $nproc_want catalog processes" wait_children "$nproc_want" 5
+
+# --- one process killed under load
+load_pids=()
+load 4 4 "$TMP/load1"
+sleep 1
+victim=$(children | head -n 1)
+t_like "a catalog pid to kill" "$victim" '^[0-9]+$'
+kill -KILL "$victim"
+load_wait "$TMP/load1"
+verdict "one killed" "$TMP/load1" served
+t_ok "restarted: $nproc_want processes again" wait_children "$nproc_want" 15
+t_ok "the victim is gone from the pool" \
+    test -z "$(children | grep -x "$victim")"
+t_ok "gateway survived" t_alive "$T_GATEWAY_PID"
+ok=0
+for i in $(seq 20); do
+	t_http GET "$P"
+	[ "$T_STATUS" = 200 ] && ok=$((ok + 1))
+done
+t_is "after restart: 20 of 20 requests succeed" "$ok" 20
+
+# --- every process killed at once
+load 2 5 "$TMP/load2"
+sleep 1
+all=$(children)
+kill -KILL $all
+load_wait "$TMP/load2"
+verdict "all killed" "$TMP/load2"
+t_ok "restarted: $nproc_want processes again" wait_children "$nproc_want" 20
+t_ok "readyz back to 200" t_wait_http "$T_ADMIN_URL/readyz" 200 10
+ok=0
+for i in $(seq 20); do
+	t_http GET "$P"
+	[ "$T_STATUS" = 200 ] && ok=$((ok + 1))
+done
+t_is "after restart: 20 of 20 requests succeed" "$ok" 20
+t_is "none of the killed pids remain" \
+    "$(children | grep -x -F "$all")" ""
+t_done

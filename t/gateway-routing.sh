@@ -1,0 +1,68 @@
+#!/bin/bash
+# Gateway routing: unknown paths get the gateway's own 404 problem+json,
+# X-Request-Id is generated or passed through, one connection carries
+# several requests, and the access log records each with rid= and svc=.
+. "$top_srcdir/t/lib.sh"
+
+t_mariadb_start
+t_conf "$TMP/gateway.conf" "access log \"$TMP/log/access.log\""
+t_gateway_start "$TMP/gateway.conf"
+t_log_add "$TMP/log/access.log"
+
+# --- no route
+for path in /nope /api /api/nothing-here /; do
+	t_http GET "$T_URL$path"
+	t_problem "GET $path" 404
+	t_like "GET $path: detail names the path" "$(t_json 'j["detail"]')" \
+	    "$(printf '%s' "$path" | sed 's/[.[\*^$()+?{|]/\\&/g')"
+	t_like "GET $path: request id" "$(t_header X-Request-Id)" '^[^ ]{8,}$'
+done
+t_http POST "$T_URL/nope" '{}'
+t_problem "POST /nope" 404
+
+# --- the routes of rules/agora.lua reach the catalog
+t_http GET "$T_URL/api/products"
+t_is "GET /api/products: 200" "$T_STATUS" 200
+t_is "GET /api/products: a list" "$(t_json 'sorted(j.keys())')" \
+    '["items","next_cursor"]'
+t_http GET "$T_URL/api/categories"
+detail=$(t_json 'j.get("detail", "") if isinstance(j, dict) else ""')
+t_like "GET /api/categories reaches the catalog, not the gateway's 404" \
+    "$T_STATUS $detail" '^(200 |404 ([^n]|n[^o]|no[^ ]|no [^r]))'
+
+# --- X-Request-Id
+t_http GET "$T_URL/api/products"
+rid1=$(t_header X-Request-Id)
+t_http GET "$T_URL/api/products"
+rid2=$(t_header X-Request-Id)
+t_like "generated request id" "$rid1" '^[^ ]{8,}$'
+t_ok "each request gets its own id" test "$rid1" != "$rid2"
+t_http GET "$T_URL/api/products?limit=1" -- -H 'X-Request-Id: harness-rid-42' \
+    -A 'agora-harness/1'
+t_is "client's request id passed through" "$(t_header X-Request-Id)" \
+    harness-rid-42
+
+# --- keep-alive: one curl, four requests, one connection
+out=$("$CURL" -s --max-time 10 -o /dev/null -o /dev/null -o /dev/null \
+    -o /dev/null -w '%{http_code}:%{num_connects} ' \
+    "$T_URL/api/products" "$T_URL/api/products?limit=1" \
+    "$T_URL/nope" "$T_URL/api/products")
+t_is "keep-alive: 4 answers on 1 connection" "$out" \
+    "200:1 200:0 404:0 200:0 "
+
+# --- access log
+line=
+for ((i = 0; i < 50; i++)); do
+	line=$(grep -a 'rid=harness-rid-42' "$TMP/log/access.log" 2>/dev/null)
+	[ -n "$line" ] && break
+	sleep 0.1
+done
+t_like "access log: combined format, rid, ut, svc" "$line" \
+    '^127\.0\.0\.1 - - \[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9:]{8} [+-][0-9]{4}\] "GET /api/products\?limit=1 HTTP/1\.1" 200 [0-9]+ "-" "agora-harness/1" rid=harness-rid-42 ut=[0-9]+\.[0-9]+ svc=catalog$'
+t_like "access log: gateway 404 logged too" \
+    "$(grep -a '"GET /nope HTTP/1.1" 404' "$TMP/log/access.log" | head -n 1)" \
+    ' rid=[^ ]+ '
+t_is "access log: one line per request" \
+    "$(grep -c . "$TMP/log/access.log")" \
+    "$(grep -c '^127\.0\.0\.1 .* rid=' "$TMP/log/access.log")"
+t_done
