@@ -54,8 +54,9 @@ for v in THREADS ROUNDS DURATION CONNS WARMUP POOL; do
 	esac
 done
 case "$ACCESS_LOG" in null|file) ;; *) usage ;; esac
-[ "$ROUNDS" -ge 1 ] && [ "$DURATION" -ge 1 ] && [ "$POOL" -ge 1 ] ||
+if [ "$ROUNDS" -lt 1 ] || [ "$DURATION" -lt 1 ] || [ "$POOL" -lt 1 ]; then
 	usage
+fi
 
 # Programs: the environment wins, then PATH, then sbin (not on a user's PATH).
 findprog() {
@@ -166,9 +167,20 @@ spawn_pool() {
 		cat "$dir/spawn.log" >&2
 		return 1
 	fi
-	for pid in $(cat "$dir/hello.pid"); do
+	POOLPIDS[$1]=$(cat "$dir/hello.pid")
+	for pid in ${POOLPIDS[$1]}; do
 		PIDS+=("$pid")
 	done
+}
+
+# A result is worth nothing if the backends died under it: say so.
+check_pool() {
+	local pid dead=0
+	for pid in ${POOLPIDS[$1]}; do
+		kill -0 "$pid" 2>/dev/null || dead=$((dead + 1))
+	done
+	[ "$dead" -eq 0 ] ||
+		echo "warning: $dead of $POOL hello processes of $1 are gone"
 }
 
 # Waits (5 s at most) for 200 "Hello, world" on port $1.
@@ -187,7 +199,7 @@ wait_ready() {
 	return 1
 }
 
-declare -A PORT PID
+declare -A PORT PID POOLPIDS
 
 start_gateway() {
 	local dir=$TMP/gateway
@@ -209,7 +221,7 @@ start_gateway() {
 }
 
 start_nginx() {		# nginx or nginx-close
-	local name=$1 dir=$TMP/$1 user= ka= kc=
+	local name=$1 dir=$TMP/$1 user='' ka='' kc=
 	free_port; PORT[$name]=$REPLY
 	[ "$(id -u)" = 0 ] && user="user root;"
 	if [ "$name" = nginx ]; then
@@ -299,6 +311,7 @@ run_wrk() {		# name round seconds
 	timeout -k 5 $((secs + 30)) "$WRK" -t1 -c"$CONNS" -d"${secs}s" \
 	    --latency "http://127.0.0.1:${PORT[$name]}/" >"$out" 2>&1
 	t1=$(proc_ticks "${PID[$name]}")
+	check_pool "$name"
 	[ "$round" = warmup ] && return 0
 	r=($(parse_wrk "$out"))
 	if [ "${r[4]}" -le 0 ]; then
@@ -375,6 +388,10 @@ function median(name, col,   n, i, j, t, a) {
 		}
 	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
+# two decimals, more when that would print 0.00
+function ratio(a, b) {
+	return sprintf(a / b < 0.1 ? "%.2g" : "%.2f", a / b)
+}
 {
 	i = ++cnt[$1]
 	for (c = 2; c <= 6; c++)
@@ -400,12 +417,11 @@ END {
 	x = y = z = "n/a"
 	if (cnt["gateway"]) {
 		if (best != "" && best > 0)
-			x = sprintf("%.2f", med["gateway", 2] / best)
+			x = ratio(med["gateway", 2], best)
 		if (lowp99 != "" && lowp99 > 0)
-			y = sprintf("%.2f", med["gateway", 4] / lowp99)
-		if (cnt["haproxy"] && med["haproxy", 6] > 0 &&
-		    med["gateway", 6] >= 0)
-			z = sprintf("%.2f", med["gateway", 6] / med["haproxy", 6])
+			y = ratio(med["gateway", 4], lowp99)
+		if (cnt["haproxy"] && med["haproxy", 6] > 0)
+			z = ratio(med["gateway", 6], med["haproxy", 6])
 	}
 	printf "ratio throughput=%s p99=%s cpu=%s\n", x, y, z
 }' "$TMP/results"

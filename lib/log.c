@@ -43,9 +43,19 @@ log_open(const char *path)
 	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 	    0640)) == -1)
 		return -1;
-	if (log_fd != STDERR_FILENO)
-		close(log_fd);
-	log_fd = fd;
+	/*
+	 * Other threads may be writing to log_fd right now: swap the new
+	 * file in under the same descriptor number instead of closing it.
+	 */
+	if (log_fd == STDERR_FILENO)
+		log_fd = fd;
+	else {
+		if (dup3(fd, log_fd, O_CLOEXEC) == -1) {
+			close(fd);
+			return -1;
+		}
+		close(fd);
+	}
 	if (log_path != path) {
 		free(log_path);
 		log_path = strdup(path);

@@ -90,6 +90,7 @@ struct http_req {
 	struct evhttp_request	*hr_req;
 	const char		*hr_service;
 	time_t			 hr_time;
+	int			 hr_closing;	/* in http_closecb */
 	int			 hr_attached;	/* evhttp frees the request */
 	char			 hr_rid[65];
 	char			 hr_host[256];
@@ -367,6 +368,7 @@ http_handle(struct evhttp_request *req, void *arg)
 	hr->hr_thr = t;
 	hr->hr_req = req;
 	hr->hr_service = NULL;
+	hr->hr_closing = 0;
 	hr->hr_attached = 0;
 	t->ht_inflight++;
 	event_base_gettimeofday_cached(t->ht_base, &now);
@@ -467,6 +469,7 @@ http_closecb(struct evhttp_connection *evcon, void *arg)
 	struct http_req	*hr = arg;
 
 	/* still attached: evhttp frees the request with the connection */
+	hr->hr_closing = 1;
 	hr->hr_attached = evhttp_request_get_connection(hr->hr_req) != NULL;
 	upstream_abort(&hr->hr_up);
 }
@@ -506,7 +509,14 @@ http_upstream_done(struct upstream *u, enum upstream_end end, void *arg)
 	case UPSTREAM_END_GONE:
 		/* 499: nginx's "client closed request" */
 		http_log(hr, 499, u->u_bytes, upstream_time(u));
-		if (!hr->hr_attached)
+		if (hr->hr_closing) {
+			if (!hr->hr_attached)
+				evhttp_request_free(req);
+		} else if (evcon != NULL) {
+			/* the upstream saw EOF while queued: close it all */
+			evhttp_connection_set_closecb(evcon, NULL, NULL);
+			evhttp_connection_free(evcon);
+		} else
 			evhttp_request_free(req);
 		break;
 	}
@@ -514,6 +524,20 @@ http_upstream_done(struct upstream *u, enum upstream_end end, void *arg)
 }
 
 /* ---------------------------------------------------------- the threads */
+
+/* A numeric address that is not a wildcard. */
+static int
+http_numeric_host(const char *host)
+{
+	struct in6_addr	 a6;
+	struct in_addr	 a4;
+
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return a4.s_addr != htonl(INADDR_ANY);
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return !IN6_IS_ADDR_UNSPECIFIED(&a6);
+	return 0;
+}
 
 struct http_server *
 http_server_new(struct gw_config *conf, int nworkers)
@@ -533,10 +557,8 @@ http_server_new(struct gw_config *conf, int nworkers)
 	TAILQ_FOREACH(l, &conf->conf_listens, l_entry)
 		n++;
 	l = TAILQ_FIRST(&conf->conf_listens);
-	/* one fixed address: no getsockname() per request */
-	if (n == 1 && strcmp(l->l_addr, "*") != 0 &&
-	    strcmp(l->l_addr, "0.0.0.0") != 0 && strcmp(l->l_addr, "::") != 0 &&
-	    strlen(l->l_addr) < sizeof(srv->hs_addr) &&
+	/* one fixed numeric address: no getsockname() per request */
+	if (n == 1 && http_numeric_host(l->l_addr) &&
 	    strlen(l->l_port) < sizeof(srv->hs_port)) {
 		strcpy(srv->hs_addr, l->l_addr);
 		strcpy(srv->hs_port, l->l_port);

@@ -528,6 +528,40 @@ upstream_time(const struct upstream *u)
 	    (u->u_t1.tv_usec - u->u_t0.tv_usec) / 1e6;
 }
 
+/* While queued: a readable client socket with EOF means it went away. */
+static void
+upstream_client_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream	*u = arg;
+	char		 c;
+	ssize_t		 n;
+
+	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return;
+	event_del(&u->u_cev);
+	if (n > 0)
+		return;	/* a pipelined request: evhttp reads it later */
+	upstream_finish(u, UPSTREAM_END_GONE, 0);
+}
+
+static void
+upstream_watch_client(struct upstream *u)
+{
+	struct evhttp_connection	*evcon;
+	evutil_socket_t			 fd;
+
+	evcon = evhttp_request_get_connection(u->u_req);
+	if (evcon == NULL ||
+	    (fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon)))
+	    == -1)
+		return;
+	event_assign(&u->u_cev, u->u_base, fd, EV_READ | EV_PERSIST,
+	    upstream_client_cb, u);
+	event_add(&u->u_cev, NULL);
+}
+
 static void
 upstream_acquire(struct upstream *u)
 {
@@ -538,6 +572,7 @@ upstream_acquire(struct upstream *u)
 		break;
 	case POOL_PENDING:
 		u->u_waiting = 1;
+		upstream_watch_client(u);
 		break;
 	case POOL_EFULL:
 		upstream_error(u, 503, "service queue is full", 0);
@@ -554,6 +589,8 @@ upstream_pool_cb(struct pool_wait *w, int status, void *arg)
 	struct upstream	*u = arg;
 
 	u->u_waiting = 0;
+	if (event_initialized(&u->u_cev))
+		event_del(&u->u_cev);
 	switch (status) {
 	case POOL_READY:
 		upstream_connected(u);
@@ -716,6 +753,17 @@ upstream_process(struct upstream *u)
 			evbuffer_drain(u->u_body, hlen);
 			u->u_status = status;
 			u->u_started = 1;
+			/*
+			 * HTTP/1.0 cannot chunk: without a length only EOF
+			 * ends the body, and evhttp would claim
+			 * "Content-Length: 0" for a kept-alive connection.
+			 */
+			if (u->u_req->minor == 0 && evhttp_find_header(
+			    evhttp_request_get_output_headers(u->u_req),
+			    "Content-Length") == NULL)
+				evhttp_remove_header(
+				    evhttp_request_get_input_headers(u->u_req),
+				    "Connection");
 			evhttp_send_reply_start(u->u_req, status,
 			    reason[0] != '\0' ? reason : NULL);
 		}
@@ -812,6 +860,8 @@ upstream_finish(struct upstream *u, enum upstream_end end, int reusable)
 		pool_cancel(&u->u_wait);
 		u->u_waiting = 0;
 	}
+	if (event_initialized(&u->u_cev))
+		event_del(&u->u_cev);
 	if (u->u_fd != -1) {
 		event_del(&u->u_ev);
 		event_del(&u->u_wev);

@@ -150,6 +150,7 @@ struct upstream {
 	struct timeval		 u_read_tv;
 
 	struct pool_wait	 u_wait;
+	struct event		 u_cev;		/* client close, while queued */
 	int			 u_fd;
 	int			 u_reused;
 	int			 u_retried;
@@ -183,7 +184,10 @@ void	upstream_start(struct upstream *, struct evhttp_request *,
 	    upstream_done_cb, void *arg);
 /*
  * The client connection closed: stop, give the backend connection back
- * (closed), and call done with UPSTREAM_END_GONE.
+ * (closed), and call done with UPSTREAM_END_GONE.  While a request waits
+ * in a pool queue the upstream watches the client socket itself (evhttp
+ * does not read it then) and ends with UPSTREAM_END_GONE on EOF, so dead
+ * requests do not hold queue places.
  */
 void	upstream_abort(struct upstream *);
 /* Frees the calling thread's params scratch buffer (at thread exit). */

@@ -35,3 +35,33 @@ CREATE TABLE IF NOT EXISTS products (
 
 INSERT IGNORE INTO schema_version (version, applied_at, description)
 	VALUES (1, UTC_TIMESTAMP(6), 'products');
+
+-- Events of the catalog (price and product changes), written in the
+-- transaction of the change (backends/common/outbox.h).
+CREATE TABLE IF NOT EXISTS outbox (
+	id		BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+	event_id	CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+	type		VARCHAR(100) CHARACTER SET ascii NOT NULL,
+	aggregate_id	VARCHAR(191) NOT NULL,
+	occurred_at	DATETIME(6) NOT NULL,
+	data		LONGTEXT NOT NULL CHECK (JSON_VALID(data)),
+	UNIQUE KEY outbox_event_id (event_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Idempotency-Key store (backends/common/idempotency.h).
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+	scope		VARCHAR(191) CHARACTER SET utf8mb4
+			    COLLATE utf8mb4_bin NOT NULL,
+	idem_key	VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin
+			    NOT NULL,
+	request_hash	CHAR(64) CHARACTER SET ascii COLLATE ascii_bin
+			    NOT NULL,
+	state		ENUM('running', 'done') NOT NULL,
+	status		SMALLINT NULL,
+	content_type	VARCHAR(255) NULL,
+	headers		TEXT NULL,
+	body		LONGBLOB NULL,
+	created_at	DATETIME(6) NOT NULL,
+	PRIMARY KEY (scope, idem_key),
+	KEY idempotency_keys_created (created_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Catalog CRUD through the gateway: create, read, list with cursor paging,
 # PUT, PATCH, DELETE, then 404.
-. "$top_srcdir/t/lib.sh"
+. "${top_srcdir:-$(dirname "$0")/..}/t/lib.sh"
 
 t_mariadb_start
 t_gateway_start

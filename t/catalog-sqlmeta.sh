@@ -2,7 +2,7 @@
 # SQL metacharacters, backslashes, LIKE wildcards, unicode and emoji in
 # every free-text field are stored and returned byte for byte, and the
 # table survives.  Each case is sent twice: raw UTF-8 and \u-escaped JSON.
-. "$top_srcdir/t/lib.sh"
+. "${top_srcdir:-$(dirname "$0")/..}/t/lib.sh"
 
 t_mariadb_start
 t_gateway_start

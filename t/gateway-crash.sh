@@ -1,8 +1,11 @@
 #!/bin/bash
 # A catalog process killed with SIGKILL under load: in-flight requests get
 # 502 or 503, nothing hangs, the supervisor restarts it, and the service
-# answers again.  Then the same with every process killed at once.
-. "$top_srcdir/t/lib.sh"
+# answers again.  Then the same with every process killed at once.  The
+# catalog answers in a millisecond, so few requests are in flight when it
+# dies; the last part kills slow FastCGI fixture processes in the middle
+# of their requests to make sure those get 502 at once.
+. "${top_srcdir:-$(dirname "$0")/..}/t/lib.sh"
 
 t_mariadb_start
 t_gateway_start			# the shipped config: catalog, processes 4
@@ -113,4 +116,31 @@ done
 t_is "after restart: 20 of 20 requests succeed" "$ok" 20
 t_is "none of the killed pids remain" \
     "$(children | grep -x -F "$all")" ""
+
+# --- processes killed in the middle of a request
+t_ok "SIGTERM: gateway exits 0 and stops its children" t_gateway_stop
+t_fixture_conf "$TMP/fixture.conf" '
+	processes 2
+	read timeout 10s'
+t_gateway_start "$TMP/fixture.conf"
+P=$T_URL/api/products
+t_ok "fixture pool: 2 processes" wait_children 2 5
+t_curl_bg "$TMP/slow1" "$P?sleep=5"
+s1=$T_LAST_PID
+t_curl_bg "$TMP/slow2" "$P?sleep=5"
+s2=$T_LAST_PID
+sleep 0.5
+all=$(children)
+kill -KILL $all
+wait "$s1" "$s2"
+t_is "in-flight requests: 502" "$(cut -d' ' -f1 "$TMP/slow1" "$TMP/slow2")" \
+    "502
+502"
+t_ok "in-flight requests: answered at once, not at the timeout" \
+    "$PY" -c 'import sys; sys.exit(not all(float(open(f).read().split()[1]) < 2.5 for f in sys.argv[1:]))' \
+    "$TMP/slow1" "$TMP/slow2"
+t_ok "fixture pool: 2 new processes" wait_children 2 15
+t_is "none of the killed fixture pids remain" \
+    "$(children | grep -x -F "$all")" ""
+t_ok "fixture answers again" t_wait_http "$P" 200 10
 t_done

@@ -3,7 +3,7 @@
 # serves one request at a time; one more waits; beyond that the gateway
 # answers 503 with Retry-After at once, and a wait longer than the queue
 # timeout also ends in 503.  The backend is the slow FastCGI fixture.
-. "$top_srcdir/t/lib.sh"
+. "${top_srcdir:-$(dirname "$0")/..}/t/lib.sh"
 
 t_fixture_conf "$TMP/gateway.conf" '
 	processes 1

@@ -2,7 +2,7 @@
 # The FastCGI upstream against the fixture responder: the CGI/1.1 params
 # the contract lists arrive, and a backend that closes, talks garbage or
 # stays silent maps to 502, 502 and 504 problem+json.
-. "$top_srcdir/t/lib.sh"
+. "${top_srcdir:-$(dirname "$0")/..}/t/lib.sh"
 
 t_fixture_conf "$TMP/gateway.conf" '
 	processes 1

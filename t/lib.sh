@@ -1,22 +1,33 @@
 # t/lib.sh: the harness every integration script sources.
 #
-#	. "$top_srcdir/t/lib.sh"
+#	. "${top_srcdir:-$(dirname "$0")/..}/t/lib.sh"
 #
 # Scripts speak TAP (automake's tap-driver).  The library gives them:
-#   t_plan N, t_ok NAME CMD..., t_is NAME GOT WANT, t_like NAME GOT ERE,
-#   t_diag MSG, t_done, t_skip_all REASON, t_bail REASON
-#   a private temp dir $TMP, removed on exit (kept with T_KEEP=1)
-#   t_free_port, t_wait_http URL [STATUS] [SECS]
-#   t_mariadb_start [--seed], t_sql SQL [DB]
-#   t_gateway_start [CONFIG] [-D name=value]...
-#   t_http METHOD URL [BODY|@FILE] [curl args...]  -> $T_STATUS, t_body,
-#   t_header NAME, t_json EXPR
+#   TAP		t_plan N, t_ok NAME CMD..., t_is NAME GOT WANT,
+#		t_like NAME GOT ERE, t_pass NAME, t_fail NAME [WHY],
+#		t_diag MSG, t_done, t_skip_all REASON, t_bail REASON;
+#		T_TODO="why" t_is ...: a known gap (XFAIL; once fixed it is
+#		an XPASS, which fails, so the TODO gets removed)
+#   files	$TMP, private to the test, removed on exit (T_KEEP=1 keeps it)
+#   processes	t_spawn NAME LOG CMD..., t_stop PID [SECS], t_alive PID
+#   HTTP	t_free_port, t_wait_http URL [STATUS] [SECS],
+#		t_http METHOD URL [BODY|@FILE|--] [curl args...] -> $T_STATUS,
+#		t_body, t_header NAME, t_json EXPR, t_problem NAME STATUS,
+#		t_curl_bg OUT URL [curl args...]
+#   MariaDB	t_mariadb_start [--seed] -> $T_DBSOCK, $T_SECRETS;
+#		t_sql SQL [DB], t_sql_as_agora SQL [DB], t_sql_file FILE
+#   gateway	t_gateway_start [CONFIG] [-D name=value]... -> $T_URL,
+#		$T_ADMIN_URL, $T_GATEWAY_PID; t_gateway_stop,
+#		t_gateway_children; t_conf FILE [GLOBAL] [SERVICE] writes a
+#		catalog config; t_fixture_conf FILE [SERVICE] one whose
+#		"catalog" is a scriptable FastCGI fixture (t_fcgi_fixture)
 # Everything it starts is stopped by pid from the EXIT trap (TERM, a
-# bounded wait, then KILL); nothing is ever looked up by name.  When a test
-# fails, the tails of the logs it recorded are printed as TAP comments.
+# bounded wait, then KILL); nothing is ever looked up by name.  When a
+# test fails, the tails of the logs it recorded are printed as TAP
+# comments.  Set T_VERBOSE=1 to run the gateway with -v.
 #
-# automake exports top_srcdir and top_builddir (absolute); run by hand,
-# a script works from the source tree or from a build directory:
+# automake exports top_srcdir and top_builddir (absolute).  By hand, from
+# the source tree, against a build directory:
 #	top_builddir=/work/build/x bash t/catalog-crud.sh
 
 set -u
@@ -57,10 +68,10 @@ t__result()	# ok(0|1) name
 {
 	t__n=$((t__n + 1))
 	if [ "$1" -eq 0 ]; then
-		echo "ok $t__n - $2"
+		echo "ok $t__n - $2${T_TODO:+ # TODO $T_TODO}"
 	else
-		t__failed=$((t__failed + 1))
-		echo "not ok $t__n - $2"
+		[ -n "${T_TODO:-}" ] || t__failed=$((t__failed + 1))
+		echo "not ok $t__n - $2${T_TODO:+ # TODO $T_TODO}"
 	fi
 }
 
@@ -120,6 +131,8 @@ t_fail()
 # t_done: ends the test; prints the plan when t_plan was not called.
 t_done()
 {
+	t__stop_all
+	t__sanitizer_check || t__failed=$((t__failed + 1))
 	if [ -z "$t__planned" ]; then
 		echo "1..$t__n"
 	elif [ "$t__planned" -ne "$t__n" ]; then
@@ -215,20 +228,44 @@ t__children()	# pid -> its children's pids
 	pgrep -P "$1" 2>/dev/null || true
 }
 
-t__cleanup()
+# t__stop_all: stop what we started, in reverse order (the gateway before
+# the database it needs).
+t__stop_all()
 {
-	local rc=$? i pid kids log
-	trap - EXIT INT TERM
-	# stop in reverse order: gateway before the database it needs
+	local i pid kids k
 	for ((i = ${#t__pids[@]} - 1; i >= 0; i--)); do
 		pid=${t__pids[i]}
 		kids=$(t__children "$pid")
 		t_stop "$pid"
 		# a gateway that died badly may leave its services behind
 		for k in $kids; do
-			t_alive "$k" && t_stop "$k" 5
+			t__gone "$k" || t_stop "$k" 5
 		done
 	done
+	t__pids=()
+}
+
+# t__sanitizer_check: a sanitizer build's reports land in the logs; any
+# report fails the test.
+t__sanitizer_check()
+{
+	local log hits rc=0
+	for log in "${t__logs[@]}"; do
+		[ -f "$log" ] || continue
+		hits=$(grep -a -m 5 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$log")
+		[ -n "$hits" ] || continue
+		t_diag "sanitizer report in ${log#"$TMP"/}:"
+		t_diag "$hits"
+		rc=1
+	done
+	return "$rc"
+}
+
+t__cleanup()
+{
+	local rc=$? log
+	trap - EXIT INT TERM
+	t__stop_all
 	if [ "$rc" -ne 0 ] || [ "$t__failed" -ne 0 ]; then
 		for log in "${t__logs[@]}"; do
 			[ -s "$log" ] || continue
@@ -429,7 +466,7 @@ t_mariadb_start()
 
 	if ! "$T_MARIADB_INSTALL" --no-defaults "${user[@]}" \
 	    --auth-root-authentication-method=normal --skip-test-db \
-	    --datadir="$db/data" "${T_MARIADB_FLAGS[@]}" \
+	    --datadir="$db/data" --tmpdir="$db/tmp" "${T_MARIADB_FLAGS[@]}" \
 	    >"$db/install.log" 2>&1; then
 		t_log_add "$db/install.log"
 		t_bail "mariadb-install-db failed"
@@ -741,4 +778,37 @@ service catalog {
 ${2:-}
 }
 CONF
+}
+
+# t_gateway_stop: SIGTERM the gateway; fails unless it exits 0 within
+# 15 s and leaves none of its supervised children behind (those are then
+# stopped here).
+t_gateway_stop()
+{
+	local kids k rc=0 left=
+	kids=$(t_gateway_children)
+	if t__gone "$T_GATEWAY_PID"; then
+		t_diag "t_gateway_stop: gateway already gone"
+		rc=1
+	fi
+	kill -TERM "$T_GATEWAY_PID" 2>/dev/null
+	for ((k = 0; k < 150; k++)); do
+		t__gone "$T_GATEWAY_PID" && break
+		sleep 0.1
+	done
+	if ! t__gone "$T_GATEWAY_PID"; then
+		t_diag "t_gateway_stop: gateway ignored TERM for 15 s"
+		kill -KILL "$T_GATEWAY_PID" 2>/dev/null
+		rc=1
+	fi
+	wait "$T_GATEWAY_PID" 2>/dev/null
+	k=$?
+	[ "$k" -eq 0 ] || { t_diag "t_gateway_stop: exit status $k"; rc=1; }
+	for k in $kids; do
+		t__gone "$k" && continue
+		left="$left $k"
+		t_stop "$k" 5
+	done
+	[ -z "$left" ] || { t_diag "t_gateway_stop: children left:$left"; rc=1; }
+	return "$rc"
 }

@@ -1,10 +1,10 @@
 #!/bin/bash
 # The harness itself: a private MariaDB boots, the schemas load, and the
 # service user can log in with the password from the secrets dir.
-. "$top_srcdir/t/lib.sh"
+. "${top_srcdir:-$(dirname "$0")/..}/t/lib.sh"
 
 t_mariadb_start
-t_plan 6
+t_plan 7
 
 t_like "mariadbd answers as root" "$(t_sql 'SELECT VERSION()')" 'MariaDB'
 t_is "no TCP listener" "$(t_sql 'SELECT @@skip_networking')" 1
@@ -27,4 +27,7 @@ for f in "$top_srcdir"/sql/*.sql; do
 	[ "${got:-0}" -gt 0 ] || missing="$missing $name"
 done
 t_is "each sql/*.sql database has tables agora can see" "$missing" ""
+t_like "catalog records its schema version" \
+    "$(t_sql_as_agora 'SELECT MAX(version) FROM schema_version' catalog)" \
+    '^[1-9][0-9]*$'
 t_done

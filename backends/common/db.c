@@ -92,6 +92,12 @@ db_is_retryable(unsigned int no)
 	return no == DB_ER_LOCK_DEADLOCK || no == DB_ER_LOCK_WAIT_TIMEOUT;
 }
 
+int
+db_in_transaction(void)
+{
+	return db_in_txn;
+}
+
 unsigned int
 db_errno(void)
 {

@@ -89,6 +89,9 @@ void		 db_result_free(struct db_result *);	/* NULL is a no-op */
  */
 int		 db_transaction(int (*fn)(void *), void *arg);
 
+/* Whether a db_transaction() function is running (outbox sanity check). */
+int		 db_in_transaction(void);
+
 unsigned int	 db_errno(void);
 const char	*db_error(void);
 int		 db_unavailable(void);

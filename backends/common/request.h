@@ -14,6 +14,7 @@
 
 #include "router.h"
 
+struct idempotency;
 struct response;
 
 struct query_param {
@@ -41,6 +42,7 @@ struct request {
 	int			 rq_body_read;
 	size_t			 rq_maxbody;
 	struct router_match	 rq_match;
+	struct idempotency	*rq_idem;	/* claimed Idempotency-Key */
 };
 
 /*

@@ -17,6 +17,7 @@
 
 #include "cursor.h"
 #include "db.h"
+#include "idempotency.h"
 #include "log.h"
 #include "problem.h"
 #include "request.h"
@@ -40,6 +41,23 @@ service_usage(const char *name)
 	exit(1);
 }
 
+/* Runs the handler, inside the Idempotency-Key protocol for a POST. */
+static void
+service_route(const struct service *sv, const struct route *route,
+    struct request *r, struct response *rs)
+{
+	struct idempotency	 ik;
+
+	if (!sv->sv_idempotent || strcmp(r->rq_method, "POST") != 0) {
+		route->handler(r, rs);
+		return;
+	}
+	if (idempotency_begin(r, rs, &ik) != 0)
+		return;
+	route->handler(r, rs);
+	idempotency_end(r, rs);
+}
+
 /* Answers one request that FCGX_Accept_r() returned. */
 static void
 service_handle(const struct service *sv, FCGX_Request *fcgx)
@@ -57,7 +75,7 @@ service_handle(const struct service *sv, FCGX_Request *fcgx)
 		switch (router_match(sv->sv_routes, r.rq_method, r.rq_path,
 		    &route, &r.rq_match, allow, sizeof allow)) {
 		case ROUTER_FOUND:
-			route->handler(&r, &rs);
+			service_route(sv, route, &r, &rs);
 			break;
 		case ROUTER_BAD_METHOD:
 			problem_send(&r, &rs, 405, "%s is not allowed on %s",

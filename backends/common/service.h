@@ -22,6 +22,7 @@ struct service {
 	const char		*sv_name;	/* "catalog" */
 	const struct route	*sv_routes;	/* ends with a NULL method */
 	size_t			 sv_maxbody;	/* 0: SERVICE_MAXBODY */
+	int			 sv_idempotent;	/* Idempotency-Key on POST */
 };
 
 /* Runs the service; returns the exit status. */

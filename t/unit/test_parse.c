@@ -19,6 +19,9 @@
 #include "proxy/config.h"
 #include "rules.h"
 
+/* CU_ASSERT_*_FATAL leaves by longjmp, which gcc cannot see. */
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+
 static char	 top[PATH_MAX];
 static char	 fixtures[PATH_MAX];
 static char	 logpath[PATH_MAX];

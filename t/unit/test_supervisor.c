@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -105,7 +106,7 @@ service_free(struct gw_service *svc)
 	config_free(conf);
 }
 
-/* Connects (retrying while the socket is young) and reads one line. */
+/* Connects and reads the one line a child writes. */
 static int
 ask(const struct sockaddr *sa, socklen_t salen, char *buf, size_t len)
 {
@@ -133,7 +134,9 @@ ask_unix(const char *path, char *buf, size_t len)
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -1;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
 	return ask((struct sockaddr *)&sun, sizeof(sun), buf, len);
 }
 
