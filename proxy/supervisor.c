@@ -23,6 +23,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <pwd.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -388,14 +389,24 @@ static int
 supervisor_spawn(struct sup_proc *p)
 {
 	struct sup_service	*ss = p->p_svc;
+	sigset_t		 all, old;
 	pid_t			 pid;
 
+	/*
+	 * Block every signal across fork(): a SIGTERM from supervisor_stop()
+	 * that lands before the child has reset its dispositions stays
+	 * pending instead of being lost, and kills the child on unblock.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	if ((pid = fork()) == -1) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		log_warn("%s: service %s: fork", __func__, ss->ss_name);
 		return -1;
 	}
 	if (pid == 0)
 		supervisor_child(ss);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	p->p_pid = pid;
 	clock_gettime(CLOCK_MONOTONIC, &p->p_started);
 	log_debug("service %s: process %d started, pid %d", ss->ss_name,
