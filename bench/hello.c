@@ -5,7 +5,6 @@
  * supervisor pass it.  Params and stdin are not read: libfcgi discards
  * what is left of a request when the next one is accepted.
  */
-#include "config.h"
 
 #include <stdio.h>
 #include <string.h>

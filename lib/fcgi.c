@@ -3,7 +3,6 @@
  * fixed-size bodies, whole records and name-value pairs.  Everything works
  * on caller-supplied byte arrays; nothing allocates.
  */
-#include "config.h"
 
 #include <limits.h>
 #include <stddef.h>

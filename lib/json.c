@@ -1,5 +1,4 @@
 /* JSON helpers on yajl: strict limited parsing, getters, problem+json. */
-#include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>

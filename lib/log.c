@@ -1,5 +1,4 @@
 /* Line-atomic logging shared by the gateway, the relay and the services. */
-#include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,4 @@
 /* Allocation wrappers that end the program instead of returning NULL. */
-#include "config.h"
 
 #include <stdarg.h>
 #include <stdint.h>

@@ -1,5 +1,4 @@
 /* Access log lines, buffered per thread, written whole. */
-#include <config.h>	/* autoconf's */
 
 #include <errno.h>
 #include <stdarg.h>

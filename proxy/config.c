@@ -2,7 +2,6 @@
  * The configuration once parsed: defaults, the check pass that ties the
  * rules to the services, lookups and freeing.  The grammar is parse.y.
  */
-#include <config.h>
 
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -13,7 +12,7 @@
 
 #include "log.h"
 #include "xmalloc.h"
-#include "proxy/config.h"
+#include "config.h"
 #include "rules.h"
 
 /* Settings a service leaves unset (-1) get these. */

@@ -3,7 +3,6 @@
  * pools and the HTTP loop threads, and runs the main thread's loop:
  * supervisor, admin listener (/healthz, /readyz) and signals.
  */
-#include <config.h>	/* autoconf's */
 
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -23,7 +22,7 @@
 
 #include "log.h"
 #include "xmalloc.h"
-#include "config.h"	/* proxy/config.h */
+#include "config.h"
 #include "pool.h"
 #include "supervisor.h"
 #include "accesslog.h"

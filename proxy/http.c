@@ -8,7 +8,6 @@
  * requests) are plain HTML and are not access-logged: our header limit
  * (431) is checked below a looser hard limit given to evhttp.
  */
-#include <config.h>	/* autoconf's */
 
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -35,7 +34,7 @@
 
 #include "log.h"
 #include "xmalloc.h"
-#include "config.h"	/* proxy/config.h: struct gw_config */
+#include "config.h"
 #include "rules.h"
 #include "pool.h"
 #include "upstream.h"

@@ -7,7 +7,6 @@
  */
 
 %{
-#include <config.h>
 
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -26,7 +25,7 @@
 
 #include "log.h"
 #include "xmalloc.h"
-#include "proxy/config.h"
+#include "config.h"
 
 /* Bison's yylval starts zeroed, which spares gcc a false warning. */
 #define YY_INITIAL_VALUE(v)	v

@@ -6,7 +6,6 @@
  * event_base's own lock (taken inside event_active/event_del); libevent
  * never runs our callbacks with a base lock held, so it cannot invert.
  */
-#include <config.h>	/* autoconf's; proxy's own config.h is not used here */
 
 #include <sys/types.h>
 #include <sys/socket.h>

@@ -4,7 +4,6 @@
  * prefix first, so a request never runs Lua unless a future route asks
  * for a function.
  */
-#include <config.h>
 
 #include <errno.h>
 #include <stdarg.h>

@@ -5,7 +5,6 @@
  * credentials) is built before fork(), because the gateway has threads
  * and a child of a threaded process may only make async-signal-safe calls.
  */
-#include <config.h>
 
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -36,7 +35,7 @@
 
 #include "log.h"
 #include "xmalloc.h"
-#include "proxy/config.h"
+#include "config.h"
 #include "supervisor.h"
 
 #define SUP_BACKOFF_MIN		100	/* ms */

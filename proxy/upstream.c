@@ -4,7 +4,6 @@
  * the client with backpressure, and the connection handed back to the
  * pool when END_REQUEST leaves it clean.
  */
-#include <config.h>	/* autoconf's */
 
 #include <sys/types.h>
 #include <sys/queue.h>

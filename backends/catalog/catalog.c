@@ -1,5 +1,4 @@
 /* agora-catalog: products (and later categories) over FastCGI. */
-#include "config.h"
 
 #include <stddef.h>
 

@@ -3,7 +3,6 @@
  * and keyset paging on id.  Every statement is a constant with bound
  * parameters.
  */
-#include "config.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,5 +1,4 @@
 /* HMAC-protected base64url paging cursors. */
-#include "config.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,5 +1,4 @@
 /* One MariaDB connection per process, prepared statements, transactions. */
-#include "config.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -1,5 +1,4 @@
 /* Idempotency-Key: claim, store with the effects, replay. */
-#include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,4 @@
 /* The caller's identity from the gateway's params, and role checks. */
-#include "config.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

@@ -1,5 +1,4 @@
 /* outbox_append(): events written in the transaction of their change. */
-#include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>

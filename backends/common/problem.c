@@ -1,5 +1,4 @@
 /* problem+json error answers, logged once each. */
-#include "config.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,5 +1,4 @@
 /* Request params, query decoding and the body. */
-#include "config.h"
 
 #include <ctype.h>
 #include <errno.h>

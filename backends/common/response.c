@@ -1,5 +1,4 @@
 /* Building and sending CGI-style responses over FastCGI. */
-#include "config.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,5 +1,4 @@
 /* Route table matching: literal segments and {captures}. */
-#include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,4 @@
 /* The FastCGI accept loop shared by every service program. */
-#include "config.h"
 
 #include <sys/socket.h>
 

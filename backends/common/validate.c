@@ -1,5 +1,4 @@
 /* Field validation that reports every error at once. */
-#include "config.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,5 +1,4 @@
 /* agora-inventory: stock and reservations over FastCGI. */
-#include "config.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -15,7 +15,6 @@
  * Lock order everywhere else: the reservation row, then its stock rows in
  * sku order.
  */
-#include "config.h"
 
 #include <errno.h>
 #include <stdio.h>

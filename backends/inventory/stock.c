@@ -2,7 +2,6 @@
  * Stock per sku: read it, restock it (admin), and notice low stock.
  * available = on_hand - reserved is computed, never stored.
  */
-#include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>

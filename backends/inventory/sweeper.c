@@ -13,7 +13,6 @@
  * checks again, so concurrent sweepers in other processes and a
  * concurrent commit or release never double-release.
  */
-#include "config.h"
 
 #include <time.h>
 

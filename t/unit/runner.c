@@ -1,5 +1,4 @@
 /* CUnit to TAP: see runner.h. */
-#include "config.h"
 
 #include <stdio.h>
 #include <string.h>

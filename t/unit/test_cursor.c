@@ -1,5 +1,4 @@
 /* backends/common/cursor.c: round trips, tampering, scopes, keys. */
-#include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>

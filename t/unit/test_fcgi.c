@@ -3,7 +3,6 @@
  * specification: headers, fixed bodies, padding, partial input at every
  * byte boundary, malformed records and name-value pairs.
  */
-#include "config.h"
 
 #include <stdint.h>
 #include <stdlib.h>

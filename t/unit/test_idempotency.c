@@ -1,5 +1,4 @@
 /* backends/common/idempotency.c: keys, request hashes, what is kept. */
-#include "config.h"
 
 #include <string.h>
 

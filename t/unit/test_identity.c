@@ -1,5 +1,4 @@
 /* backends/common/identity.c: params, role lists, 401/403, the hook. */
-#include "config.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,4 @@
 /* lib/json.c: strict parsing with limits, getters, problem+json. */
-#include "config.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,4 @@
 /* backends/common/outbox.c: event ids are random version 4 UUIDs. */
-#include "config.h"
 
 #include <string.h>
 

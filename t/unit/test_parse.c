@@ -3,7 +3,6 @@
  * parses and checks; every bad one logs exactly the lines of its .err
  * file; values, defaults and macros come out as gateway.conf(5) says.
  */
-#include "config.h"
 
 #include <sys/queue.h>
 

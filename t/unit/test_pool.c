@@ -3,7 +3,6 @@
  * unix sockets and a real event_base.  A listener that never accepts is
  * enough for connects to succeed (they sit in its backlog).
  */
-#include "config.h"
 
 #include <sys/socket.h>
 #include <sys/un.h>

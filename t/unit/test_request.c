@@ -1,5 +1,4 @@
 /* backends/common/request.c: query decoding, paths, body limits, ETags. */
-#include "config.h"
 
 #include <string.h>
 

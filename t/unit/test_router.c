@@ -1,5 +1,4 @@
 /* backends/common/router.c: patterns, captures, 404 vs 405 + Allow. */
-#include "config.h"
 
 #include <string.h>
 

@@ -3,7 +3,6 @@
  * file in t/fixtures/rules/bad fails with the line in its .err file, and
  * matching is by whole path segments, longest prefix first.
  */
-#include "config.h"
 
 #include <dirent.h>
 #include <limits.h>

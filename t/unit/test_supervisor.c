@@ -4,7 +4,6 @@
  * restarted with backoff; stop escalates to SIGKILL.  The children are
  * this very program, run again with SUPTEST_MODE set.
  */
-#include "config.h"
 
 #include <sys/types.h>
 #include <sys/queue.h>

@@ -3,7 +3,6 @@
  * STDIN encoding (decoded back with lib/fcgi.h), and the record stream
  * parser fed in pieces.
  */
-#include "config.h"
 
 #include <sys/queue.h>
 

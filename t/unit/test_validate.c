@@ -1,5 +1,4 @@
 /* backends/common/validate.c: every field error at once. */
-#include "config.h"
 
 #include <limits.h>
 #include <stdint.h>

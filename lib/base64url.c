@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int base64url_placeholder;
