@@ -25,11 +25,55 @@ static const struct config_default {
 	{ offsetof(struct gw_service, svc_queue_timeout),	5000 },
 	{ offsetof(struct gw_service, svc_connect_timeout),	1000 },
 	{ offsetof(struct gw_service, svc_read_timeout),	30000 },
+	{ offsetof(struct gw_service, svc_retries),		1 },
+	{ offsetof(struct gw_service, svc_fail_max),		5 },
+	{ offsetof(struct gw_service, svc_fail_window),		10000 },
+	{ offsetof(struct gw_service, svc_fail_down),		10000 },
+	{ offsetof(struct gw_service, svc_check_interval),	2000 },
+	{ offsetof(struct gw_service, svc_check_rise),		2 },
+	{ offsetof(struct gw_service, svc_check_fall),		3 },
 };
+
+/* Global settings left unset (-1) get these. */
+static const struct config_default config_global_defaults[] = {
+	{ offsetof(struct gw_config, conf_workers),		0 },
+	{ offsetof(struct gw_config, conf_idle_timeout),	60000 },
+	{ offsetof(struct gw_config, conf_max_headers),		100 },
+	{ offsetof(struct gw_config, conf_header_timeout),	10000 },
+	{ offsetof(struct gw_config, conf_body_timeout),	30000 },
+	{ offsetof(struct gw_config, conf_send_timeout),	30000 },
+	{ offsetof(struct gw_config, conf_max_requests),	1000 },
+	{ offsetof(struct gw_config, conf_max_client_conns),	256 },
+};
+
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* Sets every int the table names to -1, "unset". */
+static void
+config_unset(void *base, const struct config_default *d, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		*(int *)((char *)base + d[i].d_off) = -1;
+}
+
+/* Gives every int still -1 its default. */
+static void
+config_merge(void *base, const struct config_default *d, size_t n)
+{
+	size_t	 i;
+	int	*v;
+
+	for (i = 0; i < n; i++) {
+		v = (int *)((char *)base + d[i].d_off);
+		if (*v == -1)
+			*v = d[i].d_value;
+	}
+}
 
 #define CONFIG_MAX_BODY		(1024 * 1024)
 #define CONFIG_MAX_HEADER	(8 * 1024)
-#define CONFIG_IDLE_TIMEOUT	60000
 
 struct gw_config *
 config_new(const char *file)
@@ -38,8 +82,8 @@ config_new(const char *file)
 
 	conf = xcalloc(1, sizeof(*conf));
 	conf->conf_file = xstrdup(file);
-	conf->conf_workers = -1;
-	conf->conf_idle_timeout = -1;
+	config_unset(conf, config_global_defaults,
+	    nitems(config_global_defaults));
 	TAILQ_INIT(&conf->conf_listens);
 	TAILQ_INIT(&conf->conf_admin);
 	TAILQ_INIT(&conf->conf_services);
@@ -55,12 +99,11 @@ config_service_new(const char *name)
 	svc->svc_name = xstrdup(name);
 	TAILQ_INIT(&svc->svc_args);
 	TAILQ_INIT(&svc->svc_env);
-	svc->svc_processes = -1;
+	TAILQ_INIT(&svc->svc_params);
+	TAILQ_INIT(&svc->svc_servers);
+	config_unset(svc, config_service_defaults,
+	    nitems(config_service_defaults));
 	svc->svc_max_conns = -1;
-	svc->svc_queue = -1;
-	svc->svc_queue_timeout = -1;
-	svc->svc_connect_timeout = -1;
-	svc->svc_read_timeout = -1;
 	return svc;
 }
 
@@ -69,25 +112,16 @@ void
 config_defaults(struct gw_config *conf)
 {
 	struct gw_service	*svc;
-	size_t			 i;
-	int			*v;
 
-	if (conf->conf_workers == -1)
-		conf->conf_workers = 0;
+	config_merge(conf, config_global_defaults,
+	    nitems(config_global_defaults));
 	if (conf->conf_max_body == 0)
 		conf->conf_max_body = CONFIG_MAX_BODY;
 	if (conf->conf_max_header == 0)
 		conf->conf_max_header = CONFIG_MAX_HEADER;
-	if (conf->conf_idle_timeout == -1)
-		conf->conf_idle_timeout = CONFIG_IDLE_TIMEOUT;
 	TAILQ_FOREACH(svc, &conf->conf_services, svc_entry) {
-		for (i = 0; i < sizeof(config_service_defaults) /
-		    sizeof(config_service_defaults[0]); i++) {
-			v = (int *)((char *)svc +
-			    config_service_defaults[i].d_off);
-			if (*v == -1)
-				*v = config_service_defaults[i].d_value;
-		}
+		config_merge(svc, config_service_defaults,
+		    nitems(config_service_defaults));
 		/* never more connections than processes to serve them */
 		if (svc->svc_max_conns == -1)
 			svc->svc_max_conns = svc->svc_processes;
@@ -297,11 +331,21 @@ static void
 config_listens_free(struct gw_listens *head)
 {
 	struct gw_listen	*l;
+	struct gw_tls_cert	*tc;
 
 	while ((l = TAILQ_FIRST(head)) != NULL) {
 		TAILQ_REMOVE(head, l, l_entry);
+		while ((tc = TAILQ_FIRST(&l->l_certs)) != NULL) {
+			TAILQ_REMOVE(&l->l_certs, tc, tc_entry);
+			free(tc->tc_name);
+			free(tc->tc_cert);
+			free(tc->tc_key);
+			free(tc);
+		}
 		free(l->l_addr);
 		free(l->l_port);
+		free(l->l_client_ca);
+		free(l->l_redirect);
 		free(l->l_file);
 		free(l);
 	}
@@ -333,6 +377,10 @@ config_free(struct gw_config *conf)
 		free(svc->svc_program);
 		config_strings_free(&svc->svc_args);
 		config_strings_free(&svc->svc_env);
+		config_strings_free(&svc->svc_params);
+		config_strings_free(&svc->svc_servers);
+		free(svc->svc_hash_key);
+		free(svc->svc_check_path);
 		free(svc->svc_user);
 		free(svc->svc_group);
 		free(svc->svc_chdir);

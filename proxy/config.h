@@ -13,9 +13,30 @@
 struct rules;
 
 /* "listen on ADDR port PORT" */
+/* "tls certificate FILE key FILE [name HOST]": one per SNI name */
+struct gw_tls_cert {
+	char			*tc_name;	/* NULL: the default one */
+	char			*tc_cert;	/* PEM chain */
+	char			*tc_key;
+	TAILQ_ENTRY(gw_tls_cert) tc_entry;
+};
+TAILQ_HEAD(gw_tls_certs, gw_tls_cert);
+
+enum gw_client_verify {
+	GW_VERIFY_NONE = 0,
+	GW_VERIFY_OPTIONAL,
+	GW_VERIFY_REQUIRED
+};
+
 struct gw_listen {
 	char			*l_addr;	/* "127.0.0.1", "::1", "*" */
 	char			*l_port;	/* "8080" */
+	int			 l_tls;		/* "listen on ... tls" */
+	struct gw_tls_certs	 l_certs;	/* first is the default */
+	char			*l_client_ca;	/* NULL: no client certs */
+	int			 l_client_verify;	/* enum gw_client_verify */
+	char			*l_redirect;	/* "https://host:port": plain
+						   listener that redirects */
 	char			*l_file;	/* where it was declared */
 	int			 l_line;
 	TAILQ_ENTRY(gw_listen)	 l_entry;
@@ -36,6 +57,20 @@ struct gw_service {
 	char			*svc_program;	/* NULL: not spawned by us */
 	struct gw_strings	 svc_args;	/* argv[1..] */
 	struct gw_strings	 svc_env;	/* "NAME=value" */
+	struct gw_strings	 svc_params;	/* "NAME=value": FastCGI params
+						   added or overridden */
+	struct gw_strings	 svc_servers;	/* more addresses of the pool
+						   beside svc_socket */
+	int			 svc_balance;	/* enum gw_balance */
+	char			*svc_hash_key;	/* header or cookie name */
+	int			 svc_retries;	/* default 1 */
+	int			 svc_fail_max;	/* passive health: failures.. */
+	int			 svc_fail_window;	/* ..within this (ms).. */
+	int			 svc_fail_down;	/* ..take it out this long */
+	char			*svc_check_path;	/* active probe; NULL: off */
+	int			 svc_check_interval;
+	int			 svc_check_rise;
+	int			 svc_check_fall;
 	char			*svc_user;	/* NULL: keep */
 	char			*svc_group;
 	char			*svc_chdir;
@@ -52,6 +87,14 @@ struct gw_service {
 };
 TAILQ_HEAD(gw_services, gw_service);
 
+enum gw_balance {
+	GW_BALANCE_ROUNDROBIN = 0,
+	GW_BALANCE_LEASTCONN,
+	GW_BALANCE_HASH_SOURCE,
+	GW_BALANCE_HASH_HEADER,		/* svc_hash_key names it */
+	GW_BALANCE_HASH_COOKIE
+};
+
 struct gw_config {
 	char			*conf_file;	/* top-level path */
 	int			 conf_workers;	/* event-loop threads; 0: auto */
@@ -65,6 +108,13 @@ struct gw_config {
 	size_t			 conf_max_body;	/* default 1 MiB */
 	size_t			 conf_max_header;	/* default 8 KiB */
 	int			 conf_idle_timeout;	/* default 60000 */
+	int			 conf_max_headers;	/* count; default 100 */
+	int			 conf_header_timeout;	/* 408; default 10000 */
+	int			 conf_body_timeout;	/* default 30000 */
+	int			 conf_send_timeout;	/* default 30000 */
+	int			 conf_max_requests;	/* per connection; 1000 */
+	int			 conf_max_client_conns;	/* per address; 256 */
+	int			 conf_access_log_json;	/* JSON lines, not combined */
 	struct gw_services	 conf_services;
 	struct rules		*conf_rules;	/* loaded by the check pass */
 };

@@ -548,6 +548,7 @@ conf_listen(struct gw_listens *head, char *addr, int64_t port)
 		freeaddrinfo(res);
 	}
 	l = xcalloc(1, sizeof(*l));
+	TAILQ_INIT(&l->l_certs);
 	l->l_addr = addr;
 	xasprintf(&l->l_port, "%lld", (long long)port);
 	l->l_file = xstrdup(stmtfile->f_name);
