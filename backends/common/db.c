@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,12 +325,13 @@ db_execute(const char *sql, const struct db_param *params, size_t n)
 			switch (params[i].type) {
 			case DB_INT:
 				bind[i].buffer_type = MYSQL_TYPE_LONGLONG;
-				bind[i].buffer = (void *)&params[i].i;
+				/* libmariadb only reads input buffers */
+				bind[i].buffer = (void *)(uintptr_t)&params[i].i;
 				break;
 			case DB_STR:
 				lens[i] = strlen(params[i].s);
 				bind[i].buffer_type = MYSQL_TYPE_STRING;
-				bind[i].buffer = (void *)params[i].s;
+				bind[i].buffer = (void *)(uintptr_t)params[i].s;
 				bind[i].buffer_length = lens[i];
 				bind[i].length = &lens[i];
 				break;

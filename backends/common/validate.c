@@ -1,6 +1,7 @@
 /* Field validation that reports every error at once. */
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,9 @@ validate_free(struct validate *v)
 	if (v == NULL)
 		return;
 	for (i = 0; i < v->v_n; i++) {
-		free((char *)v->v_errs[i].field);
-		free((char *)v->v_errs[i].message);
+		/* const in the shared struct, but ours to free */
+		free((void *)(uintptr_t)v->v_errs[i].field);
+		free((void *)(uintptr_t)v->v_errs[i].message);
 	}
 	free(v->v_errs);
 	memset(v, 0, sizeof *v);
