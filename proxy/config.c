@@ -6,9 +6,11 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "xmalloc.h"
@@ -32,6 +34,7 @@ static const struct config_default {
 	{ offsetof(struct gw_service, svc_check_interval),	2000 },
 	{ offsetof(struct gw_service, svc_check_rise),		2 },
 	{ offsetof(struct gw_service, svc_check_fall),		3 },
+	{ offsetof(struct gw_service, svc_balance),	GW_BALANCE_ROUNDROBIN },
 };
 
 /* Global settings left unset (-1) get these. */
@@ -173,6 +176,47 @@ config_check_listens(struct gw_config *conf)
 	return bad ? -1 : 0;
 }
 
+/* A file the gateway opens later (as root, before dropping privileges). */
+static int
+config_check_file(const struct gw_listen *l, const char *what,
+    const char *path)
+{
+	if (access(path, R_OK) == 0)
+		return 0;
+	log_warnx("%s:%d: listener %s port %s: %s \"%s\": %s", l->l_file,
+	    l->l_line, l->l_addr, l->l_port, what, path, strerror(errno));
+	return -1;
+}
+
+/* TLS listeners need a certificate; the files must be readable. */
+static int
+config_check_tls(struct gw_config *conf)
+{
+	struct gw_listen	*l;
+	struct gw_tls_cert	*tc;
+	int			 bad = 0;
+
+	TAILQ_FOREACH(l, &conf->conf_listens, l_entry) {
+		if (l->l_tls && TAILQ_EMPTY(&l->l_certs)) {
+			log_warnx("%s:%d: listener %s port %s: tls without "
+			    "a certificate", l->l_file, l->l_line, l->l_addr,
+			    l->l_port);
+			bad = 1;
+		}
+		TAILQ_FOREACH(tc, &l->l_certs, tc_entry) {
+			if (config_check_file(l, "certificate",
+			    tc->tc_cert) == -1)
+				bad = 1;
+			if (config_check_file(l, "key", tc->tc_key) == -1)
+				bad = 1;
+		}
+		if (l->l_client_ca != NULL && config_check_file(l,
+		    "client ca", l->l_client_ca) == -1)
+			bad = 1;
+	}
+	return bad ? -1 : 0;
+}
+
 static int
 config_check_services(struct gw_config *conf)
 {
@@ -228,13 +272,20 @@ config_check_routes(struct gw_config *conf, int quiet)
 			bad = 1;
 			continue;
 		}
+		if (svc->svc_socket == NULL) {
+			log_warnx("%s:%d: service \"%s\" has no socket "
+			    "(socket none)", rl->rl_path, r->r_line,
+			    r->r_service_name);
+			bad = 1;
+			continue;
+		}
 		r->r_service = svc;
 		svc->svc_used = 1;
 	}
 	if (bad || quiet)
 		return bad ? -1 : 0;
 	TAILQ_FOREACH(svc, &conf->conf_services, svc_entry)
-		if (!svc->svc_used)
+		if (!svc->svc_used && svc->svc_socket != NULL)
 			log_warnx("%s:%d: service \"%s\" is not used by any "
 			    "route", svc->svc_file, svc->svc_line,
 			    svc->svc_name);
@@ -254,6 +305,8 @@ config_check(struct gw_config *conf)
 	if (config_check_listens(conf) == -1)
 		bad = 1;
 	if (config_check_services(conf) == -1)
+		bad = 1;
+	if (config_check_tls(conf) == -1)
 		bad = 1;
 
 	rules_free(conf->conf_rules);

@@ -1,12 +1,18 @@
 /*
- * HTTP/1.1 front: loop threads, request checks, routing, problem+json,
- * and the access log line of every request.
+ * HTTP/1.1 front: loop threads, connections, request checks, routing,
+ * problem+json, and the access log line of every request.
  *
- * evhttp (libevent 2.1) reads a whole request, body included, before our
- * callback runs; max body bounds that.  Its own error answers (413 for a
- * body or header block over its hard limits, 400 for unparsable
- * requests) are plain HTML and are not access-logged: our header limit
- * (431) is checked below a looser hard limit given to evhttp.
+ * Each loop thread has an evconnlistener per address (SO_REUSEPORT) and
+ * drives its connections with raw events and evbuffers: the read event
+ * stays enabled for the life of a connection (no epoll_ctl per request),
+ * responses are written straight away and the write event is added only
+ * when the socket is full.  Requests on a connection are handled one at
+ * a time, so pipelined requests are answered in order; their bytes wait
+ * in the input buffer (bounded: reading stops beyond it).
+ *
+ * A request body with a Content-Length streams to the upstream as it
+ * arrives.  A chunked body is decoded and collected first (at most max
+ * body) because CGI needs CONTENT_LENGTH; nginx does the same.
  */
 
 #include <sys/types.h>
@@ -14,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/random.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
@@ -22,13 +29,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
@@ -37,6 +43,7 @@
 #include "config.h"
 #include "rules.h"
 #include "pool.h"
+#include "http_parse.h"
 #include "upstream.h"
 #include "accesslog.h"
 #include "http.h"
@@ -44,11 +51,23 @@
 #define HTTP_BACKLOG		1024
 #define HTTP_MAX_LISTENERS	16
 #define HTTP_DRAIN_TICK_MS	50
+#define HTTP_READ_MAX		16384
+/* unsent response bytes beyond this pause the upstream */
+#define HTTP_OUT_HIWAT		(256 * 1024)
+#define HTTP_OUT_LOWAT		(64 * 1024)
+/* pipelined input held while a request runs */
+#define HTTP_IN_MAX		(64 * 1024)
+/* after an error answer, how long unread input is drained */
+#define HTTP_LINGER_MS		2000
+#define HTTP_CLIENT_BUCKETS	1024
 
 struct http_service {
 	const struct gw_service	*hs_svc;
 	struct pool		*hs_pool;
 };
+
+struct http_conn;
+TAILQ_HEAD(http_conns, http_conn);
 
 struct http_thread {
 	struct http_server	*ht_srv;
@@ -56,16 +75,26 @@ struct http_thread {
 	pthread_t		 ht_tid;
 	int			 ht_started;
 	struct event_base	*ht_base;
-	struct evhttp		*ht_http;
-	struct evhttp_bound_socket *ht_bound[HTTP_MAX_LISTENERS];
-	int			 ht_nbound;
+	struct evconnlistener	*ht_lev[HTTP_MAX_LISTENERS];
+	int			 ht_nlev;
 	struct event		*ht_ctl;	/* drain request */
 	struct event		*ht_tick;	/* log flush, drain check */
 	struct accesslog_buf	*ht_log;
+	struct http_conns	 ht_conns;
+	struct http_field	*ht_fields;	/* parse scratch */
 	uint64_t		 ht_rng;
-	int			 ht_inflight;
+	int			 ht_inflight;	/* connections not idle */
 	int			 ht_draining;
 	struct timeval		 ht_deadline;
+	time_t			 ht_date_t;	/* cached Date: value */
+	char			 ht_date[40];
+};
+
+/* Connections per client address, shared by every thread. */
+struct http_client {
+	char			 cl_addr[INET6_ADDRSTRLEN];
+	int			 cl_n;
+	struct http_client	*cl_next;
 };
 
 struct http_server {
@@ -79,45 +108,139 @@ struct http_server {
 	/* SERVER_ADDR/PORT when one fixed address is configured */
 	char			 hs_addr[INET6_ADDRSTRLEN];
 	char			 hs_port[8];
+	pthread_mutex_t		 hs_clients_mtx;
+	struct http_client	*hs_clients[HTTP_CLIENT_BUCKETS];
 };
 
-/* One request in flight through the upstream. */
+enum http_cstate {
+	HC_IDLE,	/* between requests: idle timeout */
+	HC_HEAD,	/* part of a head: header timeout */
+	HC_BODY,	/* reading the body: body timeout */
+	HC_WAIT,	/* body read, the response runs */
+	HC_LINGER	/* answered and closing: drain input, then close */
+};
+
+enum http_body {
+	HB_NONE,
+	HB_LENGTH,
+	HB_CHUNKED
+};
+
+struct http_req;
+
+struct http_conn {
+	struct http_thread	*c_thr;
+	int			 c_fd;
+	enum http_cstate	 c_state;
+	struct event		 c_rev;		/* always on */
+	struct event		 c_wev;		/* while c_out is stuck */
+	struct event		 c_tev;		/* timeouts, deferred close */
+	struct evbuffer		*c_in;
+	struct evbuffer		*c_out;
+	size_t			 c_scan;	/* http_parse_end() resume */
+	struct http_req		*c_req;
+	int			 c_nreq;
+	int			 c_busy;	/* nested callbacks */
+	int			 c_dead;	/* free when not busy */
+	int			 c_eof;		/* the client sent FIN */
+	int			 c_rpaused;
+	int			 c_first;	/* no request yet */
+	int			 c_inproc;	/* in http_conn_process() */
+	struct http_client	*c_client;
+	char			 c_addr[INET6_ADDRSTRLEN];
+	unsigned int		 c_port;
+	char			 c_saddr[INET6_ADDRSTRLEN];
+	char			 c_sport[8];
+	TAILQ_ENTRY(http_conn)	 c_entry;
+};
+
+/* One request, from its head to the end of its response. */
 struct http_req {
-	struct upstream		 hr_up;
-	struct upstream_env	 hr_env;
-	struct http_thread	*hr_thr;
-	struct evhttp_request	*hr_req;
-	const char		*hr_service;
-	time_t			 hr_time;
-	int			 hr_closing;	/* in http_closecb */
-	int			 hr_attached;	/* evhttp frees the request */
-	char			 hr_rid[65];
-	char			 hr_host[256];
-	char			 hr_saddr[INET6_ADDRSTRLEN];
-	char			 hr_sport[8];
+	struct upstream		 r_up;
+	struct upstream_env	 r_env;
+	struct http_conn	*r_conn;
+	struct http_head	 r_head;
+	char			*r_block;	/* NUL-split head */
+	const struct gw_service	*r_svc;
+	struct pool		*r_pool;
+	const char		*r_service;
+	time_t			 r_time;
+	enum http_body		 r_body;
+	int64_t			 r_left;	/* body bytes to read */
+	struct http_chunked	 r_chunk;
+	struct evbuffer		*r_cbody;	/* decoded chunked body */
+	int			 r_body_done;
+	int			 r_upstream;	/* upstream started, not done */
+	int			 r_timedout;
+	int			 r_close;	/* close after the response */
+	int			 r_nobody;	/* HEAD, 1xx, 204, 304 */
+	int			 r_head_sent;
+	int			 r_chunked_out;
+	int64_t			 r_out_left;	/* backend Content-Length */
+	int			 r_status;
+	size_t			 r_bytes;
+	char			 r_rid[65];
+	char			 r_host[256];
 };
 
 static const struct {
 	int		 status;
 	const char	*title;
 } http_titles[] = {
+	{ 100, "Continue" },
+	{ 200, "OK" },
+	{ 201, "Created" },
+	{ 202, "Accepted" },
+	{ 204, "No Content" },
+	{ 206, "Partial Content" },
+	{ 301, "Moved Permanently" },
+	{ 302, "Found" },
+	{ 303, "See Other" },
+	{ 304, "Not Modified" },
+	{ 307, "Temporary Redirect" },
+	{ 308, "Permanent Redirect" },
 	{ 400, "Bad Request" },
+	{ 401, "Unauthorized" },
+	{ 403, "Forbidden" },
 	{ 404, "Not Found" },
 	{ 405, "Method Not Allowed" },
+	{ 406, "Not Acceptable" },
 	{ 408, "Request Timeout" },
+	{ 409, "Conflict" },
+	{ 410, "Gone" },
+	{ 411, "Length Required" },
+	{ 412, "Precondition Failed" },
 	{ 413, "Content Too Large" },
+	{ 415, "Unsupported Media Type" },
+	{ 417, "Expectation Failed" },
+	{ 422, "Unprocessable Content" },
+	{ 428, "Precondition Required" },
+	{ 429, "Too Many Requests" },
 	{ 431, "Request Header Fields Too Large" },
 	{ 500, "Internal Server Error" },
+	{ 501, "Not Implemented" },
 	{ 502, "Bad Gateway" },
 	{ 503, "Service Unavailable" },
-	{ 504, "Gateway Timeout" }
+	{ 504, "Gateway Timeout" },
+	{ 505, "HTTP Version Not Supported" }
 };
 
 static void	*http_thread_main(void *);
-static void	 http_handle(struct evhttp_request *, void *);
+static void	 http_conn_process(struct http_conn *);
+static void	 http_conn_flush(struct http_conn *);
+static void	 http_conn_kill(struct http_conn *);
+static void	 http_conn_free(struct http_conn *);
+static void	 http_conn_timer(struct http_conn *, int ms);
+static void	 http_req_end(struct http_req *);
 static void	 http_upstream_done(struct upstream *, enum upstream_end,
 		    void *);
-static void	 http_closecb(struct evhttp_connection *, void *);
+static void	 http_up_head(void *, int, const char *, struct evkeyvalq *);
+static int	 http_up_body(void *, struct evbuffer *, int);
+static void	 http_up_more(void *);
+
+static const struct upstream_ops http_upstream_ops = {
+	http_up_head, http_up_body, http_up_more
+};
 
 static const char *
 http_title(int status)
@@ -127,7 +250,8 @@ http_title(int status)
 	for (i = 0; i < sizeof(http_titles) / sizeof(http_titles[0]); i++)
 		if (http_titles[i].status == status)
 			return http_titles[i].title;
-	return status >= 500 ? "Server Error" : "Client Error";
+	return status >= 500 ? "Server Error" : status >= 400 ?
+	    "Client Error" : "Unknown";
 }
 
 /* ----------------------------------------------------------- request ids */
@@ -186,9 +310,18 @@ http_json_str(struct evbuffer *b, const char *s)
 	evbuffer_add(b, "\"", 1);
 }
 
-/* The problem+json body; the caller frees it. */
-static struct evbuffer *
-http_problem_body(struct evhttp_request *req, int status, const char *detail)
+static void
+http_problem_json(struct evbuffer *b, int status, const char *detail)
+{
+	evbuffer_add_printf(b, "{\"type\":\"about:blank\",\"title\":\"%s\","
+	    "\"status\":%d,\"detail\":", http_title(status), status);
+	http_json_str(b, detail);
+	evbuffer_add(b, "}\n", 2);
+}
+
+/* For evhttp (the admin listener). */
+void
+http_problem(struct evhttp_request *req, int status, const char *detail)
 {
 	struct evkeyvalq	*out;
 	struct evbuffer		*b;
@@ -199,19 +332,7 @@ http_problem_body(struct evhttp_request *req, int status, const char *detail)
 	if (status == 503)
 		evhttp_add_header(out, "Retry-After", "1");
 	b = evbuffer_new();
-	evbuffer_add_printf(b, "{\"type\":\"about:blank\",\"title\":\"%s\","
-	    "\"status\":%d,\"detail\":", http_title(status), status);
-	http_json_str(b, detail);
-	evbuffer_add(b, "}\n", 2);
-	return b;
-}
-
-void
-http_problem(struct evhttp_request *req, int status, const char *detail)
-{
-	struct evbuffer	*b;
-
-	b = http_problem_body(req, status, detail);
+	http_problem_json(b, status, detail);
 	evhttp_send_reply(req, status, http_title(status), b);
 	evbuffer_free(b);
 }
@@ -219,60 +340,453 @@ http_problem(struct evhttp_request *req, int status, const char *detail)
 /* ------------------------------------------------------------ access log */
 
 static void
-http_log(struct http_req *hr, int status, size_t bytes, double ut)
-{
-	struct evhttp_request	*req = hr->hr_req;
-	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
-	struct accesslog_entry	 e;
-
-	e.ae_remote = hr->hr_env.ue_remote_addr;
-	e.ae_time = hr->hr_time;
-	switch (evhttp_request_get_command(req)) {
-	case EVHTTP_REQ_GET:	e.ae_method = "GET"; break;
-	case EVHTTP_REQ_POST:	e.ae_method = "POST"; break;
-	case EVHTTP_REQ_HEAD:	e.ae_method = "HEAD"; break;
-	case EVHTTP_REQ_PUT:	e.ae_method = "PUT"; break;
-	case EVHTTP_REQ_DELETE:	e.ae_method = "DELETE"; break;
-	case EVHTTP_REQ_OPTIONS: e.ae_method = "OPTIONS"; break;
-	case EVHTTP_REQ_PATCH:	e.ae_method = "PATCH"; break;
-	default:		e.ae_method = "OTHER"; break;
-	}
-	e.ae_uri = evhttp_request_get_uri(req);
-	e.ae_major = req->major;
-	e.ae_minor = req->minor;
-	e.ae_status = status;
-	e.ae_bytes = bytes;
-	e.ae_referer = evhttp_find_header(in, "Referer");
-	e.ae_agent = evhttp_find_header(in, "User-Agent");
-	e.ae_rid = hr->hr_rid;
-	e.ae_ut = ut;
-	e.ae_service = hr->hr_service;
-	accesslog_log(hr->hr_thr->ht_log, &e);
-}
-
-static void
-http_req_free(struct http_req *hr)
-{
-	hr->hr_thr->ht_inflight--;
-	free(hr);
-}
-
-/* Gateway's own answer: log, send, free. */
-static void
-http_reply_problem(struct http_req *hr, int status, const char *detail,
+http_log(struct http_conn *c, struct http_req *r, int status, size_t bytes,
     double ut)
 {
-	struct evbuffer	*b;
+	struct accesslog_entry	 e;
+	const char		*b;
 
-	b = http_problem_body(hr->hr_req, status, detail);
-	/* logged first: the send may free the request */
-	http_log(hr, status, evbuffer_get_length(b), ut);
-	evhttp_send_reply(hr->hr_req, status, http_title(status), b);
-	evbuffer_free(b);
-	http_req_free(hr);
+	memset(&e, 0, sizeof(e));
+	e.ae_remote = c->c_addr;
+	e.ae_status = status;
+	e.ae_bytes = bytes;
+	e.ae_ut = ut;
+	if (r == NULL) {
+		/* no request could be read */
+		e.ae_time = time(NULL);
+		e.ae_method = "-";
+		e.ae_uri = "-";
+		e.ae_major = e.ae_minor = 1;
+		e.ae_rid = "-";
+		accesslog_log(c->c_thr->ht_log, &e);
+		return;
+	}
+	b = r->r_block;
+	e.ae_time = r->r_time;
+	e.ae_method = b + r->r_head.hh_method;
+	e.ae_uri = b + r->r_head.hh_target;
+	e.ae_major = r->r_head.hh_major;
+	e.ae_minor = r->r_head.hh_minor;
+	if (r->r_head.hh_referer != -1)
+		e.ae_referer = b +
+		    r->r_head.hh_fields[r->r_head.hh_referer].hf_value;
+	if (r->r_head.hh_agent != -1)
+		e.ae_agent = b +
+		    r->r_head.hh_fields[r->r_head.hh_agent].hf_value;
+	e.ae_rid = r->r_rid;
+	e.ae_service = r->r_service;
+	accesslog_log(c->c_thr->ht_log, &e);
 }
 
-/* --------------------------------------------------------------- routing */
+/* ------------------------------------------------------------- responses */
+
+static const char *
+http_date(struct http_thread *t)
+{
+	struct timeval	 now;
+	struct tm	 tm;
+
+	event_base_gettimeofday_cached(t->ht_base, &now);
+	if (now.tv_sec != t->ht_date_t) {
+		t->ht_date_t = now.tv_sec;
+		gmtime_r(&now.tv_sec, &tm);
+		strftime(t->ht_date, sizeof(t->ht_date),
+		    "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	}
+	return t->ht_date;
+}
+
+/* Status line and the headers every response carries. */
+static void
+http_head_start(struct http_conn *c, int status, const char *reason,
+    const char *rid)
+{
+	evbuffer_add_printf(c->c_out, "HTTP/1.1 %d %s\r\nDate: %s\r\n"
+	    "X-Request-Id: %s\r\n", status, reason ? reason :
+	    http_title(status), http_date(c->c_thr), rid);
+}
+
+/* Connection: close or keep-alive, as the request wants. */
+static void
+http_head_connection(struct http_conn *c, struct http_req *r)
+{
+	if (r->r_close)
+		evbuffer_add(c->c_out, "Connection: close\r\n", 19);
+	else if (r->r_head.hh_minor == 0)
+		evbuffer_add(c->c_out, "Connection: keep-alive\r\n", 24);
+}
+
+/*
+ * The front's own answer to r (or to a request that could not be read,
+ * r NULL: then the connection closes).  Logged once here.
+ */
+static void
+http_answer(struct http_conn *c, struct http_req *r, int status,
+    const char *detail, double ut)
+{
+	struct evbuffer	*b;
+	char		 rid[17];
+	size_t		 n;
+
+	b = evbuffer_new();
+	http_problem_json(b, status, detail);
+	n = evbuffer_get_length(b);
+	if (r == NULL)
+		http_request_id(&c->c_thr->ht_rng, rid);
+	http_head_start(c, status, NULL, r ? r->r_rid : rid);
+	evbuffer_add_printf(c->c_out, "Content-Type: application/problem+json"
+	    "\r\nContent-Length: %zu\r\n", n);
+	if (status == 503)
+		evbuffer_add(c->c_out, "Retry-After: 1\r\n", 16);
+	if (r == NULL)
+		evbuffer_add(c->c_out, "Connection: close\r\n", 19);
+	else
+		http_head_connection(c, r);
+	evbuffer_add(c->c_out, "\r\n", 2);
+	if (r != NULL && r->r_nobody)
+		evbuffer_drain(b, n);
+	else
+		evbuffer_add_buffer(c->c_out, b);
+	evbuffer_free(b);
+	if (r != NULL) {
+		r->r_status = status;
+		r->r_head_sent = 1;
+	}
+	http_log(c, r, status, n, ut);
+}
+
+/* ------------------------------------------------------------ connection */
+
+/* Re-arms the one timer of c; ms <= 0 disarms it. */
+static void
+http_conn_timer(struct http_conn *c, int ms)
+{
+	struct timeval	 tv;
+
+	if (ms <= 0) {
+		event_del(&c->c_tev);
+		return;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	event_add(&c->c_tev, &tv);
+}
+
+/* Stops reading the client (pipelined bytes piling up, body backpressure). */
+static void
+http_conn_pause(struct http_conn *c, int pause)
+{
+	if (pause == c->c_rpaused || c->c_dead || c->c_eof)
+		return;
+	c->c_rpaused = pause;
+	if (pause)
+		event_del(&c->c_rev);
+	else
+		event_add(&c->c_rev, NULL);
+}
+
+/* Closes now, or as soon as no callback of c is on the stack. */
+static void
+http_conn_kill(struct http_conn *c)
+{
+	if (c->c_dead)
+		return;
+	c->c_dead = 1;
+	if (c->c_busy == 0)
+		http_conn_free(c);
+	else
+		event_active(&c->c_tev, EV_TIMEOUT, 1);
+}
+
+static void
+http_conn_leave(struct http_conn *c)
+{
+	if (--c->c_busy == 0 && c->c_dead)
+		http_conn_free(c);
+}
+
+/* After an answer that ends the connection: flush, then drain input. */
+static void
+http_conn_linger(struct http_conn *c)
+{
+	c->c_state = HC_LINGER;
+	http_conn_pause(c, 0);
+	http_conn_timer(c, HTTP_LINGER_MS);
+	http_conn_flush(c);
+	if (!c->c_dead && evbuffer_get_length(c->c_out) == 0) {
+		shutdown(c->c_fd, SHUT_WR);
+		if (c->c_eof)
+			http_conn_kill(c);
+	}
+}
+
+/* Writes what c_out holds; the write event only when the socket is full. */
+static void
+http_conn_flush(struct http_conn *c)
+{
+	struct http_req	*r = c->c_req;
+	int		 n;
+
+	while (evbuffer_get_length(c->c_out) > 0) {
+		n = evbuffer_write(c->c_out, c->c_fd);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				if (!event_pending(&c->c_wev, EV_WRITE, NULL))
+					event_add(&c->c_wev, NULL);
+				/* the send timeout, unless another one runs */
+				if (c->c_state == HC_WAIT)
+					http_conn_timer(c, c->c_thr->ht_srv->
+					    hs_conf->conf_send_timeout);
+				return;
+			}
+			/* the client is gone */
+			evbuffer_drain(c->c_out, evbuffer_get_length(c->c_out));
+			http_conn_kill(c);
+			return;
+		}
+	}
+	if (event_pending(&c->c_wev, EV_WRITE, NULL)) {
+		event_del(&c->c_wev);
+		if (c->c_state == HC_WAIT)
+			http_conn_timer(c, 0);
+	}
+	if (r != NULL && r->r_upstream && r->r_up.u_paused)
+		upstream_resume(&r->r_up);
+}
+
+static void
+http_conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn	*c = arg;
+	struct http_req		*r = c->c_req;
+
+	c->c_busy++;
+	if (evbuffer_write(c->c_out, fd) == -1 && errno != EAGAIN &&
+	    errno != EINTR) {
+		evbuffer_drain(c->c_out, evbuffer_get_length(c->c_out));
+		http_conn_kill(c);
+	} else if (evbuffer_get_length(c->c_out) == 0) {
+		event_del(&c->c_wev);
+		if (c->c_state == HC_WAIT)
+			http_conn_timer(c, 0);
+		if (c->c_state == HC_LINGER) {
+			shutdown(c->c_fd, SHUT_WR);
+			if (c->c_eof)
+				http_conn_kill(c);
+		} else if (r != NULL && r->r_upstream && r->r_up.u_paused)
+			upstream_resume(&r->r_up);
+	} else if (evbuffer_get_length(c->c_out) < HTTP_OUT_LOWAT &&
+	    r != NULL && r->r_upstream && r->r_up.u_paused)
+		upstream_resume(&r->r_up);
+	http_conn_leave(c);
+}
+
+static void
+http_conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn	*c = arg;
+	ssize_t			 n;
+
+	c->c_busy++;
+	n = upstream_recv(c->c_in, fd, HTTP_READ_MAX);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		/* woken by http_up_more(): buffered body goes on */
+		if (c->c_state == HC_BODY)
+			http_conn_process(c);
+		http_conn_leave(c);
+		return;
+	}
+	if (n <= 0) {
+		c->c_eof = 1;
+		event_del(&c->c_rev);
+		c->c_rpaused = 1;
+		if (n == 0 && c->c_req == NULL &&
+		    evbuffer_get_length(c->c_out) > 0) {
+			/* the last answer is still going out */
+			c->c_state = HC_LINGER;
+		} else if (n == -1 || c->c_state != HC_WAIT ||
+		    c->c_req == NULL || !c->c_req->r_body_done) {
+			/* nothing more will come, or the request can't
+			 * complete: stop (a running upstream ends as 499) */
+			http_conn_kill(c);
+		}
+		/* else: a half-closed client still gets its answer */
+		http_conn_leave(c);
+		return;
+	}
+	if (c->c_state == HC_LINGER)
+		evbuffer_drain(c->c_in, evbuffer_get_length(c->c_in));
+	else
+		http_conn_process(c);
+	http_conn_leave(c);
+}
+
+static void
+http_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn	*c = arg;
+	struct http_req		*r = c->c_req;
+
+	c->c_busy++;
+	if (c->c_dead) {
+		http_conn_leave(c);
+		return;
+	}
+	switch (c->c_state) {
+	case HC_IDLE:
+		http_conn_kill(c);
+		break;
+	case HC_HEAD:
+		/* slowloris: a head that does not arrive in time */
+		if (evbuffer_get_length(c->c_in) > 0) {
+			http_answer(c, NULL, 408, "request header not "
+			    "received in time", -1);
+			http_conn_linger(c);
+		} else
+			http_conn_kill(c);
+		break;
+	case HC_BODY:
+		r->r_timedout = 1;
+		r->r_close = 1;
+		if (r->r_upstream)
+			upstream_abort(&r->r_up);	/* answers in done */
+		else {
+			http_answer(c, r, 408, "request body not received "
+			    "in time", -1);
+			http_req_end(r);
+		}
+		break;
+	case HC_WAIT:
+		/* send timeout: the client does not read */
+		log_debug("%s: %s: send timeout", __func__, c->c_addr);
+		http_conn_kill(c);
+		break;
+	case HC_LINGER:
+		http_conn_kill(c);
+		break;
+	}
+	http_conn_leave(c);
+}
+
+static struct http_client *
+http_client_get(struct http_server *srv, const char *addr)
+{
+	struct http_client	*cl;
+	unsigned int		 h = 5381;
+	const char		*p;
+	int			 max = srv->hs_conf->conf_max_client_conns;
+
+	for (p = addr; *p != '\0'; p++)
+		h = h * 33 + (unsigned char)*p;
+	h %= HTTP_CLIENT_BUCKETS;
+	pthread_mutex_lock(&srv->hs_clients_mtx);
+	for (cl = srv->hs_clients[h]; cl != NULL; cl = cl->cl_next)
+		if (strcmp(cl->cl_addr, addr) == 0)
+			break;
+	if (cl == NULL) {
+		cl = xcalloc(1, sizeof(*cl));
+		strcpy(cl->cl_addr, addr);
+		cl->cl_next = srv->hs_clients[h];
+		srv->hs_clients[h] = cl;
+	}
+	if (max > 0 && cl->cl_n >= max)
+		cl = NULL;
+	else
+		cl->cl_n++;
+	pthread_mutex_unlock(&srv->hs_clients_mtx);
+	return cl;
+}
+
+static void
+http_client_put(struct http_server *srv, struct http_client *cl)
+{
+	/* entries stay (bounded by distinct addresses seen) */
+	pthread_mutex_lock(&srv->hs_clients_mtx);
+	cl->cl_n--;
+	pthread_mutex_unlock(&srv->hs_clients_mtx);
+}
+
+static void
+http_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct http_thread	*t = arg;
+	struct http_server	*srv = t->ht_srv;
+	struct http_conn	*c;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	char			 port[8];
+	int			 one = 1;
+
+	c = xcalloc(1, sizeof(*c));
+	if (getnameinfo(sa, salen, c->c_addr, sizeof(c->c_addr), port,
+	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		strcpy(c->c_addr, "-");
+		strcpy(port, "0");
+	}
+	c->c_port = strtoul(port, NULL, 10);
+	if ((c->c_client = http_client_get(srv, c->c_addr)) == NULL) {
+		log_debug("%s: %s: too many connections", __func__,
+		    c->c_addr);
+		close(fd);
+		free(c);
+		return;
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (srv->hs_addr[0] == '\0') {
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+		    getnameinfo((struct sockaddr *)&ss, len, c->c_saddr,
+		    sizeof(c->c_saddr), c->c_sport, sizeof(c->c_sport),
+		    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+			c->c_saddr[0] = '\0';
+			c->c_sport[0] = '\0';
+		}
+	}
+	c->c_thr = t;
+	c->c_fd = fd;
+	c->c_first = 1;
+	c->c_state = HC_IDLE;
+	c->c_in = evbuffer_new();
+	c->c_out = evbuffer_new();
+	event_assign(&c->c_rev, t->ht_base, fd, EV_READ | EV_PERSIST,
+	    http_conn_read_cb, c);
+	event_assign(&c->c_wev, t->ht_base, fd, EV_WRITE | EV_PERSIST,
+	    http_conn_write_cb, c);
+	evtimer_assign(&c->c_tev, t->ht_base, http_conn_timer_cb, c);
+	event_add(&c->c_rev, NULL);
+	/* the first request gets the header timeout from the start */
+	http_conn_timer(c, srv->hs_conf->conf_header_timeout);
+	TAILQ_INSERT_TAIL(&t->ht_conns, c, c_entry);
+}
+
+static void
+http_conn_free(struct http_conn *c)
+{
+	struct http_thread	*t = c->c_thr;
+	struct http_req		*r = c->c_req;
+
+	c->c_dead = 1;
+	c->c_busy++;	/* nothing below frees c again */
+	if (r != NULL) {
+		if (r->r_upstream)
+			upstream_abort(&r->r_up);	/* ends r */
+		else
+			http_req_end(r);
+	}
+	TAILQ_REMOVE(&t->ht_conns, c, c_entry);
+	event_del(&c->c_rev);
+	event_del(&c->c_wev);
+	event_del(&c->c_tev);
+	close(c->c_fd);
+	evbuffer_free(c->c_in);
+	evbuffer_free(c->c_out);
+	http_client_put(t->ht_srv, c->c_client);
+	free(c);
+}
+
+/* ---------------------------------------------------------------- request */
 
 static struct pool *
 http_pool(struct http_server *srv, const struct gw_service *svc)
@@ -285,42 +799,16 @@ http_pool(struct http_server *srv, const struct gw_service *svc)
 	return NULL;
 }
 
-/* SERVER_ADDR and SERVER_PORT of the connection req came on. */
-static void
-http_local_addr(struct http_req *hr, struct evhttp_connection *evcon)
-{
-	struct http_server	*srv = hr->hr_thr->ht_srv;
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
-	int			 fd;
-
-	if (srv->hs_addr[0] != '\0') {
-		hr->hr_env.ue_server_addr = srv->hs_addr;
-		hr->hr_env.ue_server_port = srv->hs_port;
-		return;
-	}
-	hr->hr_env.ue_server_addr = hr->hr_saddr;
-	hr->hr_env.ue_server_port = hr->hr_sport;
-	fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
-	    getnameinfo((struct sockaddr *)&ss, len, hr->hr_saddr,
-	    sizeof(hr->hr_saddr), hr->hr_sport, sizeof(hr->hr_sport),
-	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-		strcpy(hr->hr_saddr, "");
-		strcpy(hr->hr_sport, "");
-	}
-}
-
 /* SERVER_NAME: the Host header without its port, when it looks sane. */
 static void
-http_server_name(struct http_req *hr, const char *host)
+http_server_name(struct http_req *r, const char *host)
 {
 	size_t	 i, n;
 
-	hr->hr_env.ue_server_name = hr->hr_env.ue_server_addr;
+	r->r_env.ue_server_name = r->r_env.ue_server_addr;
 	if (host == NULL)
 		return;
-	for (n = 0; host[n] != '\0' && n < sizeof(hr->hr_host) - 1; n++) {
+	for (n = 0; host[n] != '\0' && n < sizeof(r->r_host) - 1; n++) {
 		char c = host[n];
 
 		if (c == ':' && host[0] != '[')
@@ -337,189 +825,532 @@ http_server_name(struct http_req *hr, const char *host)
 	if (n == 0)
 		return;
 	for (i = 0; i < n; i++)
-		hr->hr_host[i] = host[i];
-	hr->hr_host[n] = '\0';
-	hr->hr_env.ue_server_name = hr->hr_host;
+		r->r_host[i] = host[i];
+	r->r_host[n] = '\0';
+	r->r_env.ue_server_name = r->r_host;
 }
 
+/* The request is over (answered or gone): free it, go on with the next. */
 static void
-http_handle(struct evhttp_request *req, void *arg)
+http_req_end(struct http_req *r)
 {
-	struct http_thread		*t = arg;
+	struct http_conn	*c = r->r_conn;
+	struct http_server	*srv = c->c_thr->ht_srv;
+	int			 close_after;
+
+	/* a body not read to its end leaves the framing unknown */
+	close_after = r->r_close || !r->r_body_done;
+	if (r->r_cbody != NULL)
+		evbuffer_free(r->r_cbody);
+	free(r);
+	c->c_req = NULL;
+	c->c_thr->ht_inflight--;
+	if (c->c_dead)
+		return;
+	if (close_after) {
+		http_conn_linger(c);
+		return;
+	}
+	http_conn_flush(c);
+	if (c->c_dead)
+		return;
+	c->c_state = HC_IDLE;
+	http_conn_timer(c, srv->hs_conf->conf_idle_timeout);
+	http_conn_pause(c, 0);
+	if (!c->c_inproc) {
+		/* a pipelined request may be waiting */
+		c->c_busy++;
+		http_conn_process(c);
+		c->c_busy--;	/* the caller holds c */
+	}
+}
+
+/* The body is complete: tell the upstream, or start it (chunked). */
+static void
+http_req_body_done(struct http_req *r)
+{
+	struct http_conn	*c = r->r_conn;
+
+	r->r_body_done = 1;
+	c->c_state = HC_WAIT;
+	http_conn_timer(c, 0);
+	/* chunked: the whole body goes with the head, in one write */
+	r->r_env.ue_content_length = evbuffer_get_length(r->r_cbody);
+	r->r_upstream = 1;
+	upstream_start(&r->r_up, c->c_thr->ht_base, r->r_pool, r->r_svc,
+	    &r->r_env, &http_upstream_ops, r->r_cbody, 1, http_upstream_done,
+	    r);
+}
+
+/* Feeds body bytes from c_in.  0, or -1 when r has ended. */
+static int
+http_req_body(struct http_conn *c, struct http_req *r)
+{
+	struct gw_config	*conf = c->c_thr->ht_srv->hs_conf;
+	struct evbuffer		*tmp;
+	const char		*errstr, *p;
+	size_t			 len, used, data;
+	int			 full;
+
+	if (r->r_body == HB_LENGTH) {
+		len = evbuffer_get_length(c->c_in);
+		if ((int64_t)len > r->r_left)
+			len = r->r_left;
+		if (len == 0)
+			return 0;
+		r->r_left -= len;
+		tmp = evbuffer_new();
+		evbuffer_remove_buffer(c->c_in, tmp, len);
+		full = upstream_body(&r->r_up, tmp, r->r_left == 0);
+		evbuffer_free(tmp);
+		if (c->c_req != r)
+			return -1;
+		if (r->r_left == 0) {
+			r->r_body_done = 1;
+			c->c_state = HC_WAIT;
+			http_conn_timer(c, 0);
+		} else
+			http_conn_timer(c, conf->conf_body_timeout);
+		if (full)
+			http_conn_pause(c, 1);
+		return 0;
+	}
+	/* chunked: decode into r_cbody */
+	while ((len = evbuffer_get_length(c->c_in)) > 0 &&
+	    !r->r_chunk.hc_done) {
+		if (len > HTTP_READ_MAX)
+			len = HTTP_READ_MAX;
+		p = (const char *)evbuffer_pullup(c->c_in, len);
+		if (http_chunked_parse(&r->r_chunk, p, len, &used, &data,
+		    &errstr) == -1) {
+			r->r_close = 1;
+			http_answer(c, r, 400, errstr, -1);
+			http_req_end(r);
+			return -1;
+		}
+		if (used == 0)
+			break;
+		if (data > 0) {
+			if (evbuffer_get_length(r->r_cbody) + data >
+			    conf->conf_max_body) {
+				r->r_close = 1;
+				http_answer(c, r, 413, "request body exceeds "
+				    "the limit", -1);
+				http_req_end(r);
+				return -1;
+			}
+			evbuffer_remove_buffer(c->c_in, r->r_cbody, data);
+		} else
+			evbuffer_drain(c->c_in, used);
+	}
+	if (r->r_chunk.hc_done)
+		http_req_body_done(r);
+	else
+		http_conn_timer(c, conf->conf_body_timeout);
+	return 0;
+}
+
+/* A complete head of blen bytes is at the start of c_in. */
+static void
+http_req_begin(struct http_conn *c, size_t blen)
+{
+	struct http_thread		*t = c->c_thr;
 	struct http_server		*srv = t->ht_srv;
 	struct gw_config		*conf = srv->hs_conf;
-	struct evhttp_connection	*evcon;
-	struct evkeyvalq		*in, *out;
-	struct evkeyval			*kv;
-	const struct evhttp_uri		*uri;
 	const struct rule_route		*route;
-	struct http_req			*hr;
-	struct pool			*pool;
+	struct http_head		 h;
+	struct http_req			*r;
 	struct timeval			 now;
-	const char			*path, *query, *rid = NULL, *host = NULL;
-	char				*addr;
-	ev_uint16_t			 port;
-	size_t				 hsize = 0;
-	int				 ncl = 0, te = 0;
+	const char			*errstr = NULL, *target, *q, *host;
+	char				*b, detail[300];
+	struct evbuffer			*first;
+	size_t				 tlen, plen, n;
+	int				 status, i;
 
-	hr = xmalloc(sizeof(*hr));
-	memset(&hr->hr_env, 0, sizeof(hr->hr_env));
-	hr->hr_thr = t;
-	hr->hr_req = req;
-	hr->hr_service = NULL;
-	hr->hr_closing = 0;
-	hr->hr_attached = 0;
+	h.hh_fields = t->ht_fields;
+	h.hh_maxfields = conf->conf_max_headers;
+	status = http_parse_head((const char *)evbuffer_pullup(c->c_in,
+	    blen), blen, &h, &errstr);
+	if (status != 0) {
+		log_debug("%s: %s: %d %s", __func__, c->c_addr, status,
+		    errstr);
+		evbuffer_drain(c->c_in, blen);
+		http_answer(c, NULL, status, errstr, -1);
+		http_conn_linger(c);
+		return;
+	}
+
+	/* one allocation: the request, its fields, its head block */
+	r = xcalloc(1, sizeof(*r) + h.hh_nfields * sizeof(struct http_field) +
+	    blen + 1);
+	r->r_head = h;
+	r->r_head.hh_fields = (struct http_field *)(r + 1);
+	memcpy(r->r_head.hh_fields, h.hh_fields,
+	    h.hh_nfields * sizeof(struct http_field));
+	r->r_head.hh_maxfields = h.hh_nfields;
+	b = r->r_block = (char *)(r->r_head.hh_fields + h.hh_nfields);
+	evbuffer_remove(c->c_in, b, blen);
+	b[blen] = '\0';
+	/* NUL-terminate every string in place: its delimiter is not needed */
+	b[h.hh_method + h.hh_method_len] = '\0';
+	b[h.hh_target + h.hh_target_len] = '\0';
+	for (i = 0; i < h.hh_nfields; i++) {
+		b[h.hh_fields[i].hf_name + h.hh_fields[i].hf_name_len] = '\0';
+		b[h.hh_fields[i].hf_value + h.hh_fields[i].hf_value_len] =
+		    '\0';
+	}
+
+	r->r_conn = c;
+	c->c_req = r;
+	c->c_first = 0;
 	t->ht_inflight++;
 	event_base_gettimeofday_cached(t->ht_base, &now);
-	hr->hr_time = now.tv_sec;
-
-	evcon = evhttp_request_get_connection(req);
-	evhttp_connection_get_peer(evcon, &addr, &port);
-	hr->hr_env.ue_remote_addr = addr;
-	hr->hr_env.ue_remote_port = port;
-
-	in = evhttp_request_get_input_headers(req);
-	TAILQ_FOREACH(kv, in, next) {
-		hsize += strlen(kv->key) + strlen(kv->value) + 4;
-		switch (kv->key[0]) {
-		case 'c': case 'C':
-			if (strcasecmp(kv->key, "Content-Length") == 0)
-				ncl++;
-			break;
-		case 't': case 'T':
-			if (strcasecmp(kv->key, "Transfer-Encoding") == 0)
-				te++;
-			else if (strcasecmp(kv->key, "traceparent") == 0)
-				hr->hr_env.ue_traceparent = kv->value;
-			break;
-		case 'x': case 'X':
-			if (rid == NULL &&
-			    strcasecmp(kv->key, "X-Request-Id") == 0)
-				rid = kv->value;
-			break;
-		case 'h': case 'H':
-			if (host == NULL && strcasecmp(kv->key, "Host") == 0)
-				host = kv->value;
-			break;
-		}
-	}
-	if (rid != NULL && http_request_id_ok(rid))
-		strcpy(hr->hr_rid, rid);
+	r->r_time = now.tv_sec;
+	r->r_status = 0;
+	r->r_out_left = -1;
+	r->r_body_done = 1;
+	if (h.hh_rid != -1 && http_request_id_ok(b +
+	    h.hh_fields[h.hh_rid].hf_value))
+		snprintf(r->r_rid, sizeof(r->r_rid), "%s",
+		    b + h.hh_fields[h.hh_rid].hf_value);
 	else
-		http_request_id(&t->ht_rng, hr->hr_rid);
-	hr->hr_env.ue_request_id = hr->hr_rid;
-	out = evhttp_request_get_output_headers(req);
-	evhttp_add_header(out, "X-Request-Id", hr->hr_rid);
-	if (t->ht_draining)
-		evhttp_add_header(out, "Connection", "close");
+		http_request_id(&t->ht_rng, r->r_rid);
+	if (++c->c_nreq >= conf->conf_max_requests && conf->conf_max_requests)
+		r->r_close = 1;
+	if (h.hh_close || t->ht_draining)
+		r->r_close = 1;
+	r->r_nobody = strcmp(b + h.hh_method, "HEAD") == 0;
 
-	http_local_addr(hr, evcon);
-	http_server_name(hr, host);
-
-	if (hsize > conf->conf_max_header) {
-		http_reply_problem(hr, 431, "request header fields exceed "
-		    "the limit", -1);
+	/* the body's framing first: errors below depend on it */
+	if (h.hh_chunked) {
+		r->r_body = HB_CHUNKED;
+		r->r_body_done = 0;
+		http_chunked_init(&r->r_chunk);
+	} else if (h.hh_content_length > 0) {
+		r->r_body = HB_LENGTH;
+		r->r_body_done = 0;
+		r->r_left = h.hh_content_length;
+	}
+	if (h.hh_content_length > (int64_t)conf->conf_max_body) {
+		http_answer(c, r, 413, "request body exceeds the limit", -1);
+		http_req_end(r);
 		return;
 	}
-	if (ncl > 1 || (ncl > 0 && te > 0)) {
-		/* a request another hop may frame differently: no reuse */
-		evhttp_add_header(out, "Connection", "close");
-		http_reply_problem(hr, 400, "ambiguous request framing "
-		    "(Content-Length with Transfer-Encoding, or twice)", -1);
-		return;
-	}
 
-	uri = evhttp_request_get_evhttp_uri(req);
-	path = uri ? evhttp_uri_get_path(uri) : NULL;
-	query = uri ? evhttp_uri_get_query(uri) : NULL;
-	if (path == NULL || path[0] != '/') {
-		http_reply_problem(hr, 400, "request target is not an "
-		    "absolute path", -1);
+	/* origin-form, or absolute-form reduced to its path */
+	target = b + h.hh_target;
+	tlen = h.hh_target_len;
+	if (tlen > 7 && (strncasecmp(target, "http://", 7) == 0 ||
+	    (tlen > 8 && strncasecmp(target, "https://", 8) == 0))) {
+		q = strchr(target + 8, '/');
+		target = q ? q : "/";
+		tlen = strlen(target);
+	}
+	if (target[0] != '/') {
+		http_answer(c, r, 400, "request target is not an absolute "
+		    "path", -1);
+		http_req_end(r);
 		return;
 	}
-	route = conf->conf_rules ? rules_match(conf->conf_rules, path,
-	    strlen(path)) : NULL;
+	q = memchr(target, '?', tlen);
+	plen = q ? (size_t)(q - target) : tlen;
+	route = conf->conf_rules ? rules_match(conf->conf_rules, target,
+	    plen) : NULL;
 	if (route == NULL || route->r_service == NULL ||
-	    (pool = http_pool(srv, route->r_service)) == NULL) {
-		char	 detail[300];
-
-		snprintf(detail, sizeof(detail), "no route for %.256s", path);
-		http_reply_problem(hr, 404, detail, -1);
+	    (r->r_pool = http_pool(srv, route->r_service)) == NULL) {
+		snprintf(detail, sizeof(detail), "no route for %.*s",
+		    (int)(plen > 256 ? 256 : plen), target);
+		http_answer(c, r, 404, detail, -1);
+		http_req_end(r);
 		return;
 	}
-	hr->hr_service = route->r_service->svc_name;
-	hr->hr_env.ue_script_name = route->r_strip;
-	hr->hr_env.ue_script_name_len = route->r_strip_len;
-	hr->hr_env.ue_path_info = path + route->r_strip_len;
-	hr->hr_env.ue_path_info_len = strlen(path) - route->r_strip_len;
-	hr->hr_env.ue_query = query ? query : "";
+	r->r_svc = route->r_service;
+	r->r_service = route->r_service->svc_name;
 
-	evhttp_connection_set_closecb(evcon, http_closecb, hr);
-	/* may finish (and free hr) before returning */
-	upstream_start(&hr->hr_up, req, t->ht_base, pool, hr->hr_service,
-	    &hr->hr_env, route->r_service->svc_read_timeout,
-	    http_upstream_done, hr);
+	r->r_env.ue_method = b + h.hh_method;
+	r->r_env.ue_uri = b + h.hh_target;
+	r->r_env.ue_major = h.hh_major;
+	r->r_env.ue_minor = h.hh_minor;
+	r->r_env.ue_block = b;
+	r->r_env.ue_head = &r->r_head;
+	r->r_env.ue_content_length = h.hh_content_length;
+	r->r_env.ue_script_name = route->r_strip;
+	r->r_env.ue_script_name_len = route->r_strip_len;
+	r->r_env.ue_path_info = target + route->r_strip_len;
+	r->r_env.ue_path_info_len = plen - route->r_strip_len;
+	r->r_env.ue_query = q ? q + 1 : "";
+	if (srv->hs_addr[0] != '\0') {
+		r->r_env.ue_server_addr = srv->hs_addr;
+		r->r_env.ue_server_port = srv->hs_port;
+	} else {
+		r->r_env.ue_server_addr = c->c_saddr;
+		r->r_env.ue_server_port = c->c_sport;
+	}
+	r->r_env.ue_remote_addr = c->c_addr;
+	r->r_env.ue_remote_port = c->c_port;
+	r->r_env.ue_request_id = r->r_rid;
+	if (h.hh_traceparent != -1)
+		r->r_env.ue_traceparent = b +
+		    h.hh_fields[h.hh_traceparent].hf_value;
+	host = h.hh_host != -1 ? b + h.hh_fields[h.hh_host].hf_value : NULL;
+	http_server_name(r, host);
+
+	if (h.hh_continue && r->r_body != HB_NONE) {
+		/* straight away: the checks above passed */
+		evbuffer_add(c->c_out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+		http_conn_flush(c);
+		if (c->c_dead)
+			return;
+	}
+	if (r->r_body == HB_CHUNKED) {
+		r->r_cbody = evbuffer_new();
+		c->c_state = HC_BODY;
+		http_conn_timer(c, conf->conf_body_timeout);
+		(void)http_req_body(c, r);
+		return;
+	}
+	/*
+	 * What body is here already goes with the head: one write, and a
+	 * backend that answers before reading STDIN finds no stray record
+	 * of this request in front of the next one.
+	 */
+	first = evbuffer_new();
+	if (r->r_body == HB_LENGTH) {
+		n = evbuffer_get_length(c->c_in);
+		if ((int64_t)n > r->r_left)
+			n = r->r_left;
+		evbuffer_remove_buffer(c->c_in, first, n);
+		r->r_left -= n;
+		if (r->r_left == 0)
+			r->r_body_done = 1;
+	}
+	c->c_state = r->r_body_done ? HC_WAIT : HC_BODY;
+	http_conn_timer(c, r->r_body_done ? 0 : conf->conf_body_timeout);
+	r->r_upstream = 1;
+	upstream_start(&r->r_up, t->ht_base, r->r_pool, r->r_svc, &r->r_env,
+	    &http_upstream_ops, first, r->r_body_done, http_upstream_done, r);
+	evbuffer_free(first);
+	/* if r is still running, the process loop reads more body */
 }
 
-/* The client connection is going away while the upstream runs. */
-static void
-http_closecb(struct evhttp_connection *evcon, void *arg)
-{
-	struct http_req	*hr = arg;
+/* Reads requests from c_in while there is no request running. */
+static void	http_conn_process_loop(struct http_conn *,
+		    struct gw_config *);
 
-	/* still attached: evhttp frees the request with the connection */
-	hr->hr_closing = 1;
-	hr->hr_attached = evhttp_request_get_connection(hr->hr_req) != NULL;
-	upstream_abort(&hr->hr_up);
+static void
+http_conn_process(struct http_conn *c)
+{
+	struct gw_config	*conf = c->c_thr->ht_srv->hs_conf;
+
+	if (c->c_inproc)
+		return;
+	c->c_inproc = 1;
+	http_conn_process_loop(c, conf);
+	c->c_inproc = 0;
+}
+
+static void
+http_conn_process_loop(struct http_conn *c, struct gw_config *conf)
+{
+	size_t			 len, n, end;
+	const char		*p;
+
+	while (!c->c_dead) {
+		if (c->c_req != NULL) {
+			if (c->c_state == HC_BODY &&
+			    !c->c_req->r_body_done &&
+			    !c->c_rpaused) {
+				if (http_req_body(c, c->c_req) == -1)
+					continue;
+			}
+			/* pipelined input waits, up to a bound */
+			if (!c->c_dead && c->c_req != NULL &&
+			    c->c_req->r_body_done &&
+			    evbuffer_get_length(c->c_in) > HTTP_IN_MAX)
+				http_conn_pause(c, 1);
+			return;
+		}
+		if (c->c_state == HC_LINGER)
+			return;
+		if ((len = evbuffer_get_length(c->c_in)) == 0) {
+			if (c->c_eof)
+				http_conn_kill(c);
+			return;
+		}
+		if (c->c_state == HC_IDLE) {
+			c->c_state = HC_HEAD;
+			if (!c->c_first)
+				http_conn_timer(c, conf->conf_header_timeout);
+		}
+		n = len < conf->conf_max_header + 4 ? len :
+		    conf->conf_max_header + 4;
+		p = (const char *)evbuffer_pullup(c->c_in, n);
+		if ((end = http_parse_end(p, n, &c->c_scan)) == 0) {
+			if (n >= conf->conf_max_header + 4) {
+				http_answer(c, NULL, 431, "request header "
+				    "fields exceed the limit", -1);
+				http_conn_linger(c);
+			} else if (c->c_eof)
+				http_conn_kill(c);
+			return;
+		}
+		c->c_scan = 0;
+		if (end > conf->conf_max_header + 4) {
+			http_answer(c, NULL, 431, "request header fields "
+			    "exceed the limit", -1);
+			http_conn_linger(c);
+			return;
+		}
+		http_req_begin(c, end);
+	}
+}
+
+/* ---------------------------------------------------- upstream callbacks */
+
+static int
+http_no_body_status(int status)
+{
+	return (status >= 100 && status < 200) || status == 204 ||
+	    status == 304;
+}
+
+static void
+http_up_head(void *arg, int status, const char *reason,
+    struct evkeyvalq *hdrs)
+{
+	struct http_req		*r = arg;
+	struct http_conn	*c = r->r_conn;
+	struct evkeyval		*kv;
+	const char		*cl = NULL;
+	char			*end;
+
+	r->r_status = status;
+	r->r_head_sent = 1;
+	if (http_no_body_status(status))
+		r->r_nobody = 1;
+	http_head_start(c, status, reason, r->r_rid);
+	TAILQ_FOREACH(kv, hdrs, next) {
+		if (strcasecmp(kv->key, "Content-Length") == 0) {
+			cl = kv->value;
+			r->r_out_left = strtoll(cl, &end, 10);
+			if (*end != '\0' || end == cl || r->r_out_left < 0) {
+				r->r_out_left = -1;
+				continue;	/* garbage: we frame it */
+			}
+		}
+		evbuffer_add_printf(c->c_out, "%s: %s\r\n", kv->key,
+		    kv->value);
+	}
+	if (r->r_out_left == -1 && !r->r_nobody) {
+		if (r->r_head.hh_minor == 1) {
+			evbuffer_add(c->c_out, "Transfer-Encoding: chunked\r\n",
+			    28);
+			r->r_chunked_out = 1;
+		} else
+			r->r_close = 1;	/* 1.0: the close ends the body */
+	}
+	if (c->c_thr->ht_draining)
+		r->r_close = 1;
+	http_head_connection(c, r);
+	evbuffer_add(c->c_out, "\r\n", 2);
+}
+
+static int
+http_up_body(void *arg, struct evbuffer *buf, int last)
+{
+	struct http_req		*r = arg;
+	struct http_conn	*c = r->r_conn;
+	size_t			 n = evbuffer_get_length(buf);
+
+	if (r->r_nobody || c->c_dead) {
+		evbuffer_drain(buf, n);
+		return 0;
+	}
+	if (r->r_out_left >= 0) {
+		/* never more than announced: it would break framing */
+		if ((int64_t)n > r->r_out_left) {
+			evbuffer_drain(buf, n - r->r_out_left);
+			n = r->r_out_left;
+		}
+		r->r_out_left -= n;
+		evbuffer_add_buffer(c->c_out, buf);
+	} else if (r->r_chunked_out) {
+		evbuffer_add_printf(c->c_out, "%zx\r\n", n);
+		evbuffer_add_buffer(c->c_out, buf);
+		evbuffer_add(c->c_out, "\r\n", 2);
+	} else
+		evbuffer_add_buffer(c->c_out, buf);
+	r->r_bytes += n;
+	if (last)
+		return 0;	/* done follows and flushes */
+	c->c_busy++;
+	http_conn_flush(c);
+	c->c_busy--;	/* a kill is deferred through c_tev */
+	return evbuffer_get_length(c->c_out) > HTTP_OUT_HIWAT;
+}
+
+static void
+http_up_more(void *arg)
+{
+	struct http_req		*r = arg;
+	struct http_conn	*c = r->r_conn;
+
+	if (c->c_state != HC_BODY || c->c_dead)
+		return;
+	http_conn_pause(c, 0);
+	/* what is buffered already */
+	if (evbuffer_get_length(c->c_in) > 0 && c->c_busy == 0) {
+		c->c_busy++;
+		event_active(&c->c_rev, EV_READ, 1);
+		c->c_busy--;
+	}
 }
 
 static void
 http_upstream_done(struct upstream *u, enum upstream_end end, void *arg)
 {
-	struct http_req			*hr = arg;
-	struct evhttp_request		*req = hr->hr_req;
-	struct evhttp_connection	*evcon;
-	char				 detail[256];
+	struct http_req		*r = arg;
+	struct http_conn	*c = r->r_conn;
+	char			 detail[256];
+	double			 ut = upstream_time(u);
 
-	evcon = evhttp_request_get_connection(req);
-	if (evcon != NULL && end != UPSTREAM_END_GONE)
-		evhttp_connection_set_closecb(evcon, NULL, NULL);
+	r->r_upstream = 0;
+	c->c_busy++;
 	switch (end) {
 	case UPSTREAM_END_OK:
-		http_log(hr, u->u_status, u->u_bytes, upstream_time(u));
-		evhttp_send_reply_end(req);
+		if (r->r_chunked_out)
+			evbuffer_add(c->c_out, "0\r\n\r\n", 5);
+		if (r->r_out_left > 0)
+			r->r_close = 1;	/* short body: only a close says so */
+		http_log(c, r, r->r_status, r->r_bytes, ut);
 		break;
 	case UPSTREAM_END_ERROR:
-		if (u->u_started) {
+		if (r->r_head_sent) {
 			/* the head is out: only cutting the connection
 			 * tells the client the body is incomplete */
-			http_log(hr, u->u_status, u->u_bytes,
-			    upstream_time(u));
-			if (evcon != NULL)
-				evhttp_connection_free(evcon);
-			else
-				evhttp_send_reply_end(req);
+			http_log(c, r, r->r_status, r->r_bytes, ut);
+			http_conn_kill(c);
 			break;
 		}
 		snprintf(detail, sizeof(detail), "service %s: %s",
-		    hr->hr_service, u->u_detail);
-		http_reply_problem(hr, u->u_status, detail, upstream_time(u));
-		return;
+		    r->r_service, u->u_detail);
+		http_answer(c, r, u->u_status, detail, ut);
+		break;
 	case UPSTREAM_END_GONE:
+		if (r->r_timedout && !r->r_head_sent && !c->c_dead) {
+			http_answer(c, r, 408, "request body not received "
+			    "in time", ut);
+			break;
+		}
 		/* 499: nginx's "client closed request" */
-		http_log(hr, 499, u->u_bytes, upstream_time(u));
-		if (hr->hr_closing) {
-			if (!hr->hr_attached)
-				evhttp_request_free(req);
-		} else if (evcon != NULL) {
-			/* the upstream saw EOF while queued: close it all */
-			evhttp_connection_set_closecb(evcon, NULL, NULL);
-			evhttp_connection_free(evcon);
-		} else
-			evhttp_request_free(req);
+		http_log(c, r, 499, r->r_bytes, ut);
+		http_conn_kill(c);
 		break;
 	}
-	http_req_free(hr);
+	if (!c->c_dead)
+		http_conn_flush(c);
+	http_req_end(r);
+	http_conn_leave(c);
 }
 
 /* ---------------------------------------------------------- the threads */
@@ -549,14 +1380,16 @@ http_server_new(struct gw_config *conf, int nworkers)
 	srv->hs_conf = conf;
 	srv->hs_nthreads = nworkers > 0 ? nworkers : 1;
 	srv->hs_threads = xcalloc(srv->hs_nthreads, sizeof(struct http_thread));
+	pthread_mutex_init(&srv->hs_clients_mtx, NULL);
 	for (i = 0; i < srv->hs_nthreads; i++) {
 		srv->hs_threads[i].ht_srv = srv;
 		srv->hs_threads[i].ht_id = i;
+		TAILQ_INIT(&srv->hs_threads[i].ht_conns);
 	}
 	TAILQ_FOREACH(l, &conf->conf_listens, l_entry)
 		n++;
 	l = TAILQ_FIRST(&conf->conf_listens);
-	/* one fixed numeric address: no getsockname() per request */
+	/* one fixed numeric address: no getsockname() per connection */
 	if (n == 1 && http_numeric_host(l->l_addr) &&
 	    strlen(l->l_port) < sizeof(srv->hs_port)) {
 		strcpy(srv->hs_addr, l->l_addr);
@@ -581,7 +1414,6 @@ http_bind(struct http_thread *t, const struct gw_listen *l,
     const char **errstr)
 {
 	struct evconnlistener	*lev;
-	struct evhttp_bound_socket *bound;
 	struct addrinfo		 hints, *res, *ai;
 	const char		*host = l->l_addr;
 	int			 error, n = 0;
@@ -597,11 +1429,11 @@ http_bind(struct http_thread *t, const struct gw_listen *l,
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if (t->ht_nbound >= HTTP_MAX_LISTENERS) {
+		if (t->ht_nlev >= HTTP_MAX_LISTENERS) {
 			*errstr = "too many listeners";
 			break;
 		}
-		lev = evconnlistener_new_bind(t->ht_base, NULL, NULL,
+		lev = evconnlistener_new_bind(t->ht_base, http_accept_cb, t,
 		    LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
 		    HTTP_BACKLOG, ai->ai_addr, ai->ai_addrlen);
@@ -609,12 +1441,7 @@ http_bind(struct http_thread *t, const struct gw_listen *l,
 			*errstr = strerror(errno);
 			break;
 		}
-		if ((bound = evhttp_bind_listener(t->ht_http, lev)) == NULL) {
-			evconnlistener_free(lev);
-			*errstr = "evhttp_bind_listener failed";
-			break;
-		}
-		t->ht_bound[t->ht_nbound++] = bound;
+		t->ht_lev[t->ht_nlev++] = lev;
 		n++;
 	}
 	freeaddrinfo(res);
@@ -627,32 +1454,27 @@ http_server_listen(struct http_server *srv, const char **errstr)
 	struct gw_config	*conf = srv->hs_conf;
 	struct http_thread	*t;
 	struct gw_listen	*l;
-	struct timeval		 tv;
-	size_t			 hard;
+	struct event_config	*cfg;
 	int			 i;
 
-	/* above our own 431 check, so that one answers in most cases */
-	hard = conf->conf_max_header * 4;
-	if (hard < 16384)
-		hard = 16384;
-	tv.tv_sec = conf->conf_idle_timeout / 1000;
-	tv.tv_usec = (conf->conf_idle_timeout % 1000) * 1000;
 	for (i = 0; i < srv->hs_nthreads; i++) {
 		t = &srv->hs_threads[i];
-		if ((t->ht_base = event_base_new()) == NULL ||
-		    (t->ht_http = evhttp_new(t->ht_base)) == NULL) {
+		/*
+		 * The changelist folds an event_del and event_add of one fd
+		 * in one loop pass (a backend fd handed from one request to
+		 * the next) into no epoll_ctl at all.  No fd here is dup()ed.
+		 */
+		if ((cfg = event_config_new()) == NULL)
+			fatalx("%s: event_config_new", __func__);
+		event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+		t->ht_base = event_base_new_with_config(cfg);
+		event_config_free(cfg);
+		if (t->ht_base == NULL) {
 			*errstr = "cannot create an event loop";
 			return -1;
 		}
-		evhttp_set_max_headers_size(t->ht_http, hard);
-		evhttp_set_max_body_size(t->ht_http, conf->conf_max_body);
-		evhttp_set_timeout_tv(t->ht_http, &tv);
-		evhttp_set_allowed_methods(t->ht_http, EVHTTP_REQ_GET |
-		    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-		    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-		/* a backend without Content-Type gets none, not text/html */
-		evhttp_set_default_content_type(t->ht_http, NULL);
-		evhttp_set_gencb(t->ht_http, http_handle, t);
+		t->ht_fields = xcalloc(conf->conf_max_headers > 0 ?
+		    conf->conf_max_headers : 1, sizeof(struct http_field));
 		TAILQ_FOREACH(l, &conf->conf_listens, l_entry) {
 			if (http_bind(t, l, errstr) == -1) {
 				log_warnx("%s: listen on %s port %s: %s",
@@ -674,11 +1496,19 @@ static void
 http_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_thread	*t = arg;
+	struct http_conn	*c, *next;
 	struct timeval		 now;
 
 	accesslog_flush(t->ht_log);
 	if (!t->ht_draining)
 		return;
+	/* keep-alive connections between requests go at once */
+	for (c = TAILQ_FIRST(&t->ht_conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, c_entry);
+		if (c->c_req == NULL && c->c_state == HC_IDLE &&
+		    evbuffer_get_length(c->c_in) == 0)
+			http_conn_kill(c);
+	}
 	event_base_gettimeofday_cached(t->ht_base, &now);
 	if (t->ht_inflight == 0 || timercmp(&now, &t->ht_deadline, >))
 		event_base_loopbreak(t->ht_base);
@@ -694,9 +1524,9 @@ http_ctl(evutil_socket_t fd, short what, void *arg)
 	if (t->ht_draining)
 		return;
 	t->ht_draining = 1;
-	for (i = 0; i < t->ht_nbound; i++)
-		evhttp_del_accept_socket(t->ht_http, t->ht_bound[i]);
-	t->ht_nbound = 0;
+	for (i = 0; i < t->ht_nlev; i++)
+		evconnlistener_free(t->ht_lev[i]);
+	t->ht_nlev = 0;
 	event_base_gettimeofday_cached(t->ht_base, &now);
 	tv.tv_sec = t->ht_srv->hs_drain_ms / 1000;
 	tv.tv_usec = (t->ht_srv->hs_drain_ms % 1000) * 1000;
@@ -706,17 +1536,23 @@ http_ctl(evutil_socket_t fd, short what, void *arg)
 	tv.tv_usec = HTTP_DRAIN_TICK_MS * 1000;
 	event_del(t->ht_tick);
 	event_add(t->ht_tick, &tv);
+	http_tick(-1, 0, t);
 }
 
 static void *
 http_thread_main(void *arg)
 {
 	struct http_thread	*t = arg;
+	struct http_conn	*c;
+	int			 i;
 
 	event_base_dispatch(t->ht_base);
-	/* closes idle keep-alive connections; in-flight ones end as 499 */
-	evhttp_free(t->ht_http);
-	t->ht_http = NULL;
+	/* what is left ends as 499 */
+	while ((c = TAILQ_FIRST(&t->ht_conns)) != NULL)
+		http_conn_free(c);
+	for (i = 0; i < t->ht_nlev; i++)
+		evconnlistener_free(t->ht_lev[i]);
+	t->ht_nlev = 0;
 	accesslog_flush(t->ht_log);
 	upstream_thread_free();
 	__atomic_sub_fetch(&t->ht_srv->hs_running, 1, __ATOMIC_SEQ_CST);
@@ -765,6 +1601,7 @@ void
 http_server_free(struct http_server *srv)
 {
 	struct http_thread	*t;
+	struct http_client	*cl, *next;
 	int			 i;
 
 	if (srv == NULL)
@@ -773,16 +1610,26 @@ http_server_free(struct http_server *srv)
 		t = &srv->hs_threads[i];
 		if (t->ht_started)
 			pthread_join(t->ht_tid, NULL);
-		if (t->ht_http != NULL)
-			evhttp_free(t->ht_http);
+		else
+			while (!TAILQ_EMPTY(&t->ht_conns))
+				http_conn_free(TAILQ_FIRST(&t->ht_conns));
+		for (; t->ht_nlev > 0; t->ht_nlev--)
+			evconnlistener_free(t->ht_lev[t->ht_nlev - 1]);
 		if (t->ht_ctl != NULL)
 			event_free(t->ht_ctl);
 		if (t->ht_tick != NULL)
 			event_free(t->ht_tick);
 		accesslog_buf_free(t->ht_log);
+		free(t->ht_fields);
 		if (t->ht_base != NULL)
 			event_base_free(t->ht_base);
 	}
+	for (i = 0; i < HTTP_CLIENT_BUCKETS; i++)
+		for (cl = srv->hs_clients[i]; cl != NULL; cl = next) {
+			next = cl->cl_next;
+			free(cl);
+		}
+	pthread_mutex_destroy(&srv->hs_clients_mtx);
 	free(srv->hs_threads);
 	free(srv->hs_svcs);
 	free(srv);

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "xmalloc.h"
@@ -75,6 +76,8 @@ static int			 npushback;
 
 static struct gw_config		*conf;
 static struct gw_service	*svc;
+static struct gw_listen		*lst;	/* the listener tls {} applies to */
+static int			 svc_nosocket;	/* "socket none" */
 
 static struct file	*pushfile(const char *);
 static int		 popfile(void);
@@ -86,7 +89,11 @@ static char		*path_relative(const char *, const char *);
 static int		 conferr(const char *, ...)
 			    __attribute__((format(printf, 1, 2)));
 static int		 conf_duplicate(int, const char *);
-static void		 conf_listen(struct gw_listens *, char *, int64_t);
+static struct gw_listen	*conf_listen(struct gw_listens *, char *, int64_t);
+static int		 check_socket(const char *, const char *);
+static int		 check_name(const char *, const char *, int);
+static void		 tls_cert_add(char *, char *, char *);
+static void		 balance_set(int, char *);
 static int		 parse_scaled(const char *, int64_t *, const char *);
 static void		 string_append(struct gw_strings *, char *);
 static void		 service_abandoned(void);
@@ -106,19 +113,29 @@ static void		 yyerror(const char *);
 %}
 
 %token	ACCESS "access" ADMIN "admin" ARGUMENT "argument" AUTO "auto"
-%token	BODY "body" CHDIR "chdir" CONNECT "connect" CONNS "conns" ENV "env"
-%token	ERRLOG "error" GROUP "group" HEADER "header" IDLE "idle"
-%token	INCLUDE "include" LISTEN "listen" LOG "log" MAX "max" ON "on"
+%token	BALANCE "balance" BODY "body" CA "ca" CERTIFICATE "certificate"
+%token	CHDIR "chdir" CHECK "check" CLIENT "client"
+%token	CONNECTIONS "connections" CONNECT "connect" CONNS "conns"
+%token	COOKIE "cookie" DOWN "down" ENV "env" ERRLOG "error" FAILS "fails"
+%token	FALL "fall" GROUP "group" HASH "hash" HEADER "header"
+%token	HEADERS "headers" HEALTH "health" IDLE "idle" INCLUDE "include"
+%token	INTERVAL "interval" JSON "json" KEY "key" LEASTCONN "leastconn"
+%token	LISTEN "listen" LOG "log" MAX "max" NAME "name" NONE "none" ON "on"
+%token	OPTIONAL "optional" PARAM "param" PASSIVE "passive" PATH "path"
 %token	PIDFILE "pidfile" PORT "port" PROCESSES "processes"
-%token	PROGRAM "program" QUEUE "queue" READ "read" RULES "rules"
-%token	SERVICE "service" SOCKET "socket" TIMEOUT "timeout" USER "user"
+%token	PROGRAM "program" QUEUE "queue" READ "read" REDIRECT "redirect"
+%token	REQUESTS "requests" REQUIRED "required" RETRIES "retries"
+%token	RISE "rise" ROUNDROBIN "roundrobin" RULES "rules" SEND "send"
+%token	SERVER "server" SERVICE "service" SOCKET "socket" SOURCE "source"
+%token	TIMEOUT "timeout" TLS "tls" USER "user" WITHIN "within"
 %token	WORKERS "workers"
 %token	NL "end of line"
 %token	ERROR "invalid token"
 %token	<string>	STRING "string"
 %token	<number>	NUMBER "number"
 %type	<string>	value
-%type	<number>	size time
+%type	<number>	size time count optverify
+%type	<string>	optcertname
 
 %destructor	{ free($$); } <string>
 
@@ -186,7 +203,9 @@ main		: WORKERS NUMBER		{
 				conf->conf_workers = 0;
 		}
 		| LISTEN ON STRING PORT NUMBER	{
-			conf_listen(&conf->conf_listens, $3, $5);
+			lst = conf_listen(&conf->conf_listens, $3, $5);
+		} listenopt			{
+			lst = NULL;
 		}
 		| ADMIN LISTEN ON STRING PORT NUMBER {
 			conf_listen(&conf->conf_admin, $4, $6);
@@ -201,12 +220,18 @@ main		: WORKERS NUMBER		{
 				free($2);
 			}
 		}
-		| ACCESS LOG STRING		{
+		| ACCESS LOG STRING optjson	{
 			if (conf_duplicate(conf->conf_access_log != NULL,
 			    "access log"))
 				free($3);
 			else
 				conf->conf_access_log = $3;
+		}
+		| ACCESS LOG JSON		{
+			/* JSON lines on stderr */
+			if (!conf_duplicate(conf->conf_access_log_json,
+			    "access log"))
+				conf->conf_access_log_json = 1;
 		}
 		| ERRLOG LOG STRING		{
 			if (conf_duplicate(conf->conf_error_log != NULL,
@@ -246,6 +271,115 @@ main		: WORKERS NUMBER		{
 			if (!conf_duplicate(conf->conf_idle_timeout != -1,
 			    "idle timeout") && $3 != -1)
 				conf->conf_idle_timeout = (int)$3;
+		}
+		| HEADER TIMEOUT time		{
+			if (!conf_duplicate(conf->conf_header_timeout != -1,
+			    "header timeout") && $3 != -1)
+				conf->conf_header_timeout = (int)$3;
+		}
+		| BODY TIMEOUT time		{
+			if (!conf_duplicate(conf->conf_body_timeout != -1,
+			    "body timeout") && $3 != -1)
+				conf->conf_body_timeout = (int)$3;
+		}
+		| SEND TIMEOUT time		{
+			if (!conf_duplicate(conf->conf_send_timeout != -1,
+			    "send timeout") && $3 != -1)
+				conf->conf_send_timeout = (int)$3;
+		}
+		| MAX HEADERS count		{
+			if (conf_duplicate(conf->conf_max_headers != -1,
+			    "max headers") || $3 == -1)
+				;
+			else if ($3 < 1 || $3 > 10000)
+				conferr("max headers must be 1 to 10000");
+			else
+				conf->conf_max_headers = (int)$3;
+		}
+		| MAX REQUESTS count		{
+			if (conf_duplicate(conf->conf_max_requests != -1,
+			    "max requests") || $3 == -1)
+				;
+			else if ($3 < 1 || $3 > 1000000000)
+				conferr("max requests must be 1 to "
+				    "1000000000");
+			else
+				conf->conf_max_requests = (int)$3;
+		}
+		| MAX CLIENT CONNECTIONS count	{
+			if (conf_duplicate(conf->conf_max_client_conns != -1,
+			    "max client connections") || $4 == -1)
+				;
+			else if ($4 < 1 || $4 > 1000000)
+				conferr("max client connections must be 1 to "
+				    "1000000");
+			else
+				conf->conf_max_client_conns = (int)$4;
+		}
+		;
+
+optjson		: /* empty */
+		| JSON				{
+			conf->conf_access_log_json = 1;
+		}
+		;
+
+/* After "listen on ADDR port N": nothing, "tls { ... }" or "redirect". */
+listenopt	: /* empty */
+		| TLS optnl '{' optnl tlsopts '}'	{
+			if (lst != NULL)
+				lst->l_tls = 1;
+		}
+		| REDIRECT STRING		{
+			if (lst == NULL)
+				free($2);
+			else if (strncmp($2, "https://", 8) != 0 &&
+			    strncmp($2, "http://", 7) != 0) {
+				conferr("redirect \"%s\": not an http or "
+				    "https URL", $2);
+				free($2);
+			} else
+				lst->l_redirect = $2;
+		}
+		;
+
+tlsopts		: /* empty */
+		| tlsopts tlsopt optnl
+		| tlsopts error NL		{ yyerrok; }
+		;
+
+tlsopt		: CERTIFICATE STRING KEY STRING optcertname {
+			tls_cert_add($2, $4, $5);
+		}
+		| CLIENT CA STRING optverify	{
+			if (lst == NULL || conf_duplicate(lst->l_client_ca !=
+			    NULL, "client ca"))
+				free($3);
+			else {
+				lst->l_client_ca = path_relative(
+				    tokfile->f_name, $3);
+				lst->l_client_verify = (int)$4;
+				free($3);
+			}
+		}
+		;
+
+optcertname	: /* empty */			{ $$ = NULL; }
+		| NAME STRING			{ $$ = $2; }
+		;
+
+optverify	: /* empty */			{ $$ = GW_VERIFY_REQUIRED; }
+		| OPTIONAL			{ $$ = GW_VERIFY_OPTIONAL; }
+		| REQUIRED			{ $$ = GW_VERIFY_REQUIRED; }
+		;
+
+/* A plain count; -1 on error. */
+count		: NUMBER			{
+			$$ = $1;
+			if ($1 < 0) {
+				conferr("number must not be negative");
+				$$ = -1;
+			}
 		}
 		;
 
@@ -291,15 +425,27 @@ service		: SERVICE STRING		{
 				conferr("invalid service name \"%s\" (use "
 				    "a-z, 0-9, - and _)", $2);
 			service_abandoned();
+			svc_nosocket = 0;
 			svc = config_service_new($2);
 			svc->svc_file = xstrdup(stmtfile->f_name);
 			svc->svc_line = stmtline;
 		} optnl '{' optnl servopts '}'	{
-			if (svc->svc_socket == NULL) {
+			if (svc->svc_socket == NULL && !svc_nosocket) {
 				errors++;
 				log_warnx("%s:%d: service \"%s\": no socket",
 				    svc->svc_file, svc->svc_line,
 				    svc->svc_name);
+			} else if (svc_nosocket && svc->svc_program == NULL) {
+				errors++;
+				log_warnx("%s:%d: service \"%s\": \"socket "
+				    "none\" needs a program", svc->svc_file,
+				    svc->svc_line, svc->svc_name);
+			} else if (svc_nosocket &&
+			    !TAILQ_EMPTY(&svc->svc_servers)) {
+				errors++;
+				log_warnx("%s:%d: service \"%s\": \"socket "
+				    "none\" with servers", svc->svc_file,
+				    svc->svc_line, svc->svc_name);
 			}
 			TAILQ_INSERT_TAIL(&conf->conf_services, svc,
 			    svc_entry);
@@ -315,25 +461,79 @@ servopts	: /* empty */
 		;
 
 servopt		: SOCKET STRING			{
-			if (conf_duplicate(svc->svc_socket != NULL,
-			    "socket")) {
+			if (conf_duplicate(svc->svc_socket != NULL ||
+			    svc_nosocket, "socket")) {
 				free($2);
 				break;
 			}
 			svc->svc_socket = $2;
-			if (config_socket_unix($2)) {
-				if ($2[0] != '/')
-					conferr("socket \"%s\": a unix socket "
-					    "needs an absolute path", $2);
-				else if (strlen($2) >= sizeof(((struct
-				    sockaddr_un *)0)->sun_path))
-					conferr("socket \"%s\": path too long",
-					    $2);
-			} else if (config_socket_hostport($2, NULL, 0, NULL,
-			    0) == -1)
-				conferr("socket \"%s\": not a path or "
-				    "host:port", $2);
+			check_socket("socket", $2);
 		}
+		| SOCKET NONE			{
+			/* a helper program: supervised, never proxied to */
+			if (!conf_duplicate(svc->svc_socket != NULL ||
+			    svc_nosocket, "socket"))
+				svc_nosocket = 1;
+		}
+		| SERVER STRING			{
+			struct gw_string	*s;
+
+			TAILQ_FOREACH(s, &svc->svc_servers, s_entry)
+				if (strcmp(s->s_value, $2) == 0)
+					break;
+			if (s != NULL || (svc->svc_socket != NULL &&
+			    strcmp(svc->svc_socket, $2) == 0)) {
+				conferr("server \"%s\": listed twice", $2);
+				free($2);
+			} else if (check_socket("server", $2) == -1)
+				free($2);
+			else
+				string_append(&svc->svc_servers, $2);
+		}
+		| BALANCE balance
+		| RETRIES NUMBER		{
+			if (conf_duplicate(svc->svc_retries != -1,
+			    "retries"))
+				break;
+			if ($2 < 0 || $2 > 10)
+				conferr("retries must be 0 to 10");
+			else
+				svc->svc_retries = (int)$2;
+		}
+		| PARAM STRING value		{
+			char	*kv;
+
+			if (check_name("FastCGI parameter", $2, 1) == 0) {
+				xasprintf(&kv, "%s=%s", $2, $3);
+				string_append(&svc->svc_params, kv);
+			}
+			free($2);
+			free($3);
+		}
+		| PASSIVE HEALTH FAILS count WITHIN time DOWN time {
+			if (conf_duplicate(svc->svc_fail_max != -1,
+			    "passive health") || $4 == -1 || $6 == -1 ||
+			    $8 == -1)
+				break;
+			if ($4 > 1000)
+				conferr("fails must be 0 to 1000");
+			else {
+				svc->svc_fail_max = (int)$4;
+				svc->svc_fail_window = (int)$6;
+				svc->svc_fail_down = (int)$8;
+			}
+		}
+		| HEALTH CHECK PATH STRING	{
+			if (conf_duplicate(svc->svc_check_path != NULL,
+			    "health check"))
+				free($4);
+			else if ($4[0] != '/') {
+				conferr("health check path \"%s\": must "
+				    "start with /", $4);
+				free($4);
+			} else
+				svc->svc_check_path = $4;
+		} checkopts
 		| PROGRAM STRING		{
 			if (conf_duplicate(svc->svc_program != NULL,
 			    "program"))
@@ -349,17 +549,9 @@ servopt		: SOCKET STRING			{
 			string_append(&svc->svc_args, $2);
 		}
 		| ENV STRING value		{
-			const char	*p;
-			char		*kv;
+			char	*kv;
 
-			for (p = $2; *p != '\0'; p++)
-				if (!isalnum((unsigned char)*p) && *p != '_')
-					break;
-			if (*$2 == '\0' || *p != '\0' ||
-			    isdigit((unsigned char)*$2))
-				conferr("invalid environment variable "
-				    "name \"%s\"", $2);
-			else {
+			if (check_name("environment variable", $2, 1) == 0) {
 				xasprintf(&kv, "%s=%s", $2, $3);
 				string_append(&svc->svc_env, kv);
 			}
@@ -427,6 +619,49 @@ servopt		: SOCKET STRING			{
 		}
 		;
 
+balance		: ROUNDROBIN			{ balance_set(GW_BALANCE_ROUNDROBIN,
+						    NULL); }
+		| LEASTCONN			{ balance_set(GW_BALANCE_LEASTCONN,
+						    NULL); }
+		| HASH SOURCE			{ balance_set(GW_BALANCE_HASH_SOURCE,
+						    NULL); }
+		| HASH HEADER STRING		{
+			if (check_name("header", $3, 0) == 0)
+				balance_set(GW_BALANCE_HASH_HEADER, $3);
+			else
+				free($3);
+		}
+		| HASH COOKIE STRING		{
+			if (check_name("cookie", $3, 0) == 0)
+				balance_set(GW_BALANCE_HASH_COOKIE, $3);
+			else
+				free($3);
+		}
+		;
+
+/* "interval T rise N fall N", each optional, any order. */
+checkopts	: /* empty */
+		| checkopts checkopt
+		;
+
+checkopt	: INTERVAL time			{
+			if ($2 != -1)
+				svc->svc_check_interval = (int)$2;
+		}
+		| RISE NUMBER			{
+			if ($2 < 1 || $2 > 100)
+				conferr("rise must be 1 to 100");
+			else
+				svc->svc_check_rise = (int)$2;
+		}
+		| FALL NUMBER			{
+			if ($2 < 1 || $2 > 100)
+				conferr("fall must be 1 to 100");
+			else
+				svc->svc_check_fall = (int)$2;
+		}
+		;
+
 optnl		: /* empty */
 		| optnl NL
 		;
@@ -442,31 +677,67 @@ static const struct keyword {
 	{ "admin",	ADMIN },
 	{ "argument",	ARGUMENT },
 	{ "auto",	AUTO },
+	{ "balance",	BALANCE },
 	{ "body",	BODY },
+	{ "ca",		CA },
+	{ "certificate",	CERTIFICATE },
 	{ "chdir",	CHDIR },
+	{ "check",	CHECK },
+	{ "client",	CLIENT },
 	{ "connect",	CONNECT },
+	{ "connections",	CONNECTIONS },
 	{ "conns",	CONNS },
-	{ "env",	ENV },
+	{ "cookie",	COOKIE },
+	{ "down",	DOWN },
+	{ "env",		ENV },
 	{ "error",	ERRLOG },
+	{ "fails",	FAILS },
+	{ "fall",	FALL },
 	{ "group",	GROUP },
+	{ "hash",	HASH },
 	{ "header",	HEADER },
+	{ "headers",	HEADERS },
+	{ "health",	HEALTH },
 	{ "idle",	IDLE },
 	{ "include",	INCLUDE },
+	{ "interval",	INTERVAL },
+	{ "json",	JSON },
+	{ "key",		KEY },
+	{ "leastconn",	LEASTCONN },
 	{ "listen",	LISTEN },
-	{ "log",	LOG },
-	{ "max",	MAX },
+	{ "log",		LOG },
+	{ "max",		MAX },
+	{ "name",	NAME },
+	{ "none",	NONE },
+	{ "number",	NUMBER },
 	{ "on",		ON },
+	{ "optional",	OPTIONAL },
+	{ "param",	PARAM },
+	{ "passive",	PASSIVE },
+	{ "path",	PATH },
 	{ "pidfile",	PIDFILE },
 	{ "port",	PORT },
 	{ "processes",	PROCESSES },
 	{ "program",	PROGRAM },
 	{ "queue",	QUEUE },
 	{ "read",	READ },
+	{ "redirect",	REDIRECT },
+	{ "requests",	REQUESTS },
+	{ "required",	REQUIRED },
+	{ "retries",	RETRIES },
+	{ "rise",	RISE },
+	{ "roundrobin",	ROUNDROBIN },
 	{ "rules",	RULES },
+	{ "send",	SEND },
+	{ "server",	SERVER },
 	{ "service",	SERVICE },
 	{ "socket",	SOCKET },
+	{ "source",	SOURCE },
+	{ "string",	STRING },
 	{ "timeout",	TIMEOUT },
+	{ "tls",		TLS },
 	{ "user",	USER },
+	{ "within",	WITHIN },
 	{ "workers",	WORKERS },
 };
 
@@ -524,7 +795,7 @@ conf_duplicate(int isset, const char *what)
 	return 1;
 }
 
-static void
+static struct gw_listen *
 conf_listen(struct gw_listens *head, char *addr, int64_t port)
 {
 	struct gw_listen	*l;
@@ -533,7 +804,7 @@ conf_listen(struct gw_listens *head, char *addr, int64_t port)
 	if (port < 1 || port > 65535) {
 		conferr("invalid port %lld", (long long)port);
 		free(addr);
-		return;
+		return NULL;
 	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -543,7 +814,7 @@ conf_listen(struct gw_listens *head, char *addr, int64_t port)
 			conferr("invalid listen address \"%s\" (use an IP "
 			    "address, localhost or *)", addr);
 			free(addr);
-			return;
+			return NULL;
 		}
 		freeaddrinfo(res);
 	}
@@ -554,6 +825,87 @@ conf_listen(struct gw_listens *head, char *addr, int64_t port)
 	l->l_file = xstrdup(stmtfile->f_name);
 	l->l_line = stmtline;
 	TAILQ_INSERT_TAIL(head, l, l_entry);
+	return l;
+}
+
+/* A service socket or server address; 0, or -1 with the error logged. */
+static int
+check_socket(const char *what, const char *sock)
+{
+	if (config_socket_unix(sock)) {
+		if (sock[0] != '/')
+			return conferr("%s \"%s\": a unix socket needs an "
+			    "absolute path", what, sock);
+		if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return conferr("%s \"%s\": path too long", what,
+			    sock);
+	} else if (config_socket_hostport(sock, NULL, 0, NULL, 0) == -1)
+		return conferr("%s \"%s\": not a path or host:port", what,
+		    sock);
+	return 0;
+}
+
+/*
+ * An environment variable or FastCGI parameter name (upper: [A-Za-z_]
+ * then [A-Za-z0-9_]), or an HTTP header or cookie name (an RFC 9110
+ * token).  0, or -1 with the error logged.
+ */
+static int
+check_name(const char *what, const char *name, int upper)
+{
+	const char	*p;
+
+	for (p = name; *p != '\0'; p++) {
+		if (upper ? !isalnum((unsigned char)*p) && *p != '_' :
+		    !isalnum((unsigned char)*p) &&
+		    strchr("!#$%&'*+-.^_`|~", *p) == NULL)
+			break;
+	}
+	if (*name == '\0' || *p != '\0' ||
+	    (upper && isdigit((unsigned char)*name)))
+		return conferr("invalid %s name \"%s\"", what, name);
+	return 0;
+}
+
+static void
+balance_set(int mode, char *key)
+{
+	if (conf_duplicate(svc->svc_balance != -1, "balance")) {
+		free(key);
+		return;
+	}
+	svc->svc_balance = mode;
+	svc->svc_hash_key = key;
+}
+
+/* "certificate F key F [name H]" in a listener's tls block. */
+static void
+tls_cert_add(char *cert, char *key, char *name)
+{
+	struct gw_tls_cert	*tc;
+
+	if (lst == NULL)
+		goto done;
+	TAILQ_FOREACH(tc, &lst->l_certs, tc_entry) {
+		if ((name == NULL && tc->tc_name == NULL) ||
+		    (name != NULL && tc->tc_name != NULL &&
+		    strcasecmp(name, tc->tc_name) == 0)) {
+			conferr("certificate for %s%s%s: listed twice",
+			    name ? "\"" : "", name ? name : "the default name",
+			    name ? "\"" : "");
+			goto done;
+		}
+	}
+	tc = xcalloc(1, sizeof(*tc));
+	tc->tc_cert = path_relative(tokfile->f_name, cert);
+	tc->tc_key = path_relative(tokfile->f_name, key);
+	tc->tc_name = name;
+	name = NULL;
+	TAILQ_INSERT_TAIL(&lst->l_certs, tc, tc_entry);
+ done:
+	free(cert);
+	free(key);
+	free(name);
 }
 
 /*

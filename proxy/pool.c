@@ -1,10 +1,13 @@
 /*
  * Per-service connection pool and wait queue, shared by all loop threads.
+ * A pool has one or more servers; each has its own slots (max_conns) and
+ * idle stack, and the queue is the pool's.
  *
- * Locking: p_mtx guards the counters, the idle stack, the queue and every
- * queued waiter's pw_state.  The order is always pool mutex, then an
- * event_base's own lock (taken inside event_active/event_del); libevent
- * never runs our callbacks with a base lock held, so it cannot invert.
+ * Locking: p_mtx guards the servers' counters, idle stacks and health,
+ * the queue and every queued waiter's pw_state.  The order is always pool
+ * mutex, then an event_base's own lock (taken inside event_active/
+ * event_del); libevent never runs our callbacks with a base lock held, so
+ * it cannot invert.
  */
 
 #include <sys/types.h>
@@ -16,8 +19,11 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -36,30 +42,63 @@ enum pool_wait_state {
 
 TAILQ_HEAD(pool_waitq, pool_wait);
 
+struct pool_server {
+	char			*srv_addr;
+	struct sockaddr_storage	 srv_ss;
+	socklen_t		 srv_sslen;
+	int			 srv_max;
+	int			 srv_max_set;	/* configured, not discovered */
+	int			 srv_open;	/* idle + busy + connecting */
+	int			*srv_idle;	/* stack of idle fds */
+	int			 srv_nidle;
+	int			 srv_fails;	/* in the current window */
+	uint64_t		 srv_fail_start;
+	uint64_t		 srv_down_until;	/* passive; 0: up */
+	int			 srv_probe_down;
+	unsigned long		 srv_requests;
+	unsigned long		 srv_failures;
+	unsigned long		 srv_ejections;
+};
+
+struct pool_vnode {
+	uint64_t		 vn_hash;
+	int			 vn_server;
+};
+
 struct pool {
 	char			*p_name;
-	struct sockaddr_storage	 p_ss;
-	socklen_t		 p_sslen;
-	int			 p_max;
+	int			 p_refs;	/* under p_mtx */
+	struct pool_server	**p_servers;
+	int			 p_nservers;
+	int			 p_balance;
+	unsigned int		 p_rr;
+	struct pool_vnode	*p_ring;
+	int			 p_nring;
+	int			 p_fail_max;
+	int			 p_fail_window;
+	int			 p_fail_down;
 	int			 p_queue_max;
 	struct timeval		 p_queue_tv;
 	struct timeval		 p_connect_tv;
 
 	pthread_mutex_t		 p_mtx;
-	int			 p_open;	/* idle + busy + connecting */
-	int			*p_idle;	/* stack of idle fds */
-	int			 p_nidle;
+	int			*p_fdsrv;	/* fd -> server index + 1 */
+	int			 p_nfdsrv;
 	struct pool_waitq	 p_waitq;
 	int			 p_nqueued;
 };
 
-static int	pool_addr(struct pool *, const char *, const char **);
+static int	pool_addr(struct pool_server *, const char *, const char **);
 static int	pool_connect(struct pool *, struct pool_wait *);
 static void	pool_connect_cb(evutil_socket_t, short, void *);
 static void	pool_wait_cb(evutil_socket_t, short, void *);
-static void	pool_release_locked(struct pool *, int, int);
-static void	pool_slot_free_locked(struct pool *);
+static void	pool_release_locked(struct pool *, int, int, int);
+static void	pool_slot_free_locked(struct pool *, int);
+static void	pool_report_locked(struct pool *, int, int);
 static int	pool_fd_alive(int);
+static int	pool_acquire_at(struct pool *, struct event_base *,
+		    struct pool_wait *, pool_cb, void *, const char *, int,
+		    int);
 
 static void
 pool_ms_tv(struct timeval *tv, int ms)
@@ -68,41 +107,187 @@ pool_ms_tv(struct timeval *tv, int ms)
 	tv->tv_usec = (ms % 1000) * 1000;
 }
 
+static uint64_t
+pool_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* FNV-1a, then a 64-bit finalizer so that near keys spread on the ring. */
+static uint64_t
+pool_hash(const char *s, size_t len)
+{
+	uint64_t	 h = 0xcbf29ce484222325ULL;
+	size_t		 i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ULL;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static struct pool_server *
+pool_server_new(const char *addr, int max_conns, const char **errstr)
+{
+	struct pool_server	*srv;
+
+	srv = xcalloc(1, sizeof(*srv));
+	if (pool_addr(srv, addr, errstr) == -1) {
+		free(srv);
+		return NULL;
+	}
+	srv->srv_addr = xstrdup(addr);
+	srv->srv_max_set = max_conns > 0;
+	srv->srv_max = max_conns > 0 ? max_conns : 1;
+	srv->srv_idle = xcalloc(srv->srv_max, sizeof(int));
+	return srv;
+}
+
+static int
+pool_vnode_cmp(const void *a, const void *b)
+{
+	const struct pool_vnode	*x = a, *y = b;
+
+	if (x->vn_hash != y->vn_hash)
+		return x->vn_hash < y->vn_hash ? -1 : 1;
+	return x->vn_server - y->vn_server;
+}
+
+/*
+ * The ring's points depend on each server's address only, so removing
+ * a server (or adding one) moves only the keys that were (or will be) on
+ * it.
+ */
+static void
+pool_ring_build(struct pool *p)
+{
+	char	 buf[512];
+	int	 i, v, n = 0, len;
+
+	p->p_ring = xreallocarray(p->p_ring, (size_t)p->p_nservers *
+	    POOL_VNODES, sizeof(*p->p_ring));
+	for (i = 0; i < p->p_nservers; i++) {
+		for (v = 0; v < POOL_VNODES; v++) {
+			len = snprintf(buf, sizeof(buf), "%s#%d",
+			    p->p_servers[i]->srv_addr, v);
+			if (len < 0 || (size_t)len >= sizeof(buf))
+				len = sizeof(buf) - 1;
+			p->p_ring[n].vn_hash = pool_hash(buf, (size_t)len);
+			p->p_ring[n].vn_server = i;
+			n++;
+		}
+	}
+	qsort(p->p_ring, (size_t)n, sizeof(*p->p_ring), pool_vnode_cmp);
+	p->p_nring = n;
+}
+
 struct pool *
 pool_new(const char *name, const char *addr, int max_conns, int queue,
     int queue_timeout_ms, int connect_timeout_ms, const char **errstr)
 {
-	struct pool	*p;
+	struct pool		*p;
+	struct pool_server	*srv;
 
-	p = xcalloc(1, sizeof(*p));
-	if (pool_addr(p, addr, errstr) == -1) {
-		free(p);
+	if ((srv = pool_server_new(addr, max_conns, errstr)) == NULL)
 		return NULL;
-	}
+	p = xcalloc(1, sizeof(*p));
 	p->p_name = xstrdup(name);
-	p->p_max = max_conns > 0 ? max_conns : 1;
+	p->p_refs = 1;
+	p->p_servers = xcalloc(1, sizeof(*p->p_servers));
+	p->p_servers[0] = srv;
+	p->p_nservers = 1;
 	p->p_queue_max = queue >= 0 ? queue : 0;
 	pool_ms_tv(&p->p_queue_tv, queue_timeout_ms);
 	pool_ms_tv(&p->p_connect_tv, connect_timeout_ms);
-	p->p_idle = xcalloc(p->p_max, sizeof(int));
 	TAILQ_INIT(&p->p_waitq);
 	pthread_mutex_init(&p->p_mtx, NULL);
+	pool_ring_build(p);
 	return p;
+}
+
+int
+pool_add_server(struct pool *p, const char *addr, int max_conns,
+    const char **errstr)
+{
+	struct pool_server	*srv;
+	int			 i;
+
+	if ((srv = pool_server_new(addr, max_conns, errstr)) == NULL)
+		return -1;
+	pthread_mutex_lock(&p->p_mtx);
+	p->p_servers = xreallocarray(p->p_servers, p->p_nservers + 1,
+	    sizeof(*p->p_servers));
+	i = p->p_nservers;
+	p->p_servers[p->p_nservers++] = srv;
+	pool_ring_build(p);
+	pthread_mutex_unlock(&p->p_mtx);
+	return i;
+}
+
+void
+pool_set_balance(struct pool *p, int mode)
+{
+	pthread_mutex_lock(&p->p_mtx);
+	p->p_balance = mode >= POOL_HASH ? POOL_HASH : mode;
+	pthread_mutex_unlock(&p->p_mtx);
+}
+
+void
+pool_set_health(struct pool *p, int fail_max, int fail_window_ms,
+    int fail_down_ms)
+{
+	pthread_mutex_lock(&p->p_mtx);
+	p->p_fail_max = fail_max > 0 ? fail_max : 0;
+	p->p_fail_window = fail_window_ms;
+	p->p_fail_down = fail_down_ms;
+	pthread_mutex_unlock(&p->p_mtx);
 }
 
 void
 pool_free(struct pool *p)
 {
-	int	 i;
+	struct pool_server	*srv;
+	int			 i, j;
 
 	if (p == NULL)
 		return;
-	for (i = 0; i < p->p_nidle; i++)
-		close(p->p_idle[i]);
+	pthread_mutex_lock(&p->p_mtx);
+	i = --p->p_refs;
+	pthread_mutex_unlock(&p->p_mtx);
+	if (i > 0)
+		return;
+	for (i = 0; i < p->p_nservers; i++) {
+		srv = p->p_servers[i];
+		for (j = 0; j < srv->srv_nidle; j++)
+			close(srv->srv_idle[j]);
+		free(srv->srv_idle);
+		free(srv->srv_addr);
+		free(srv);
+	}
 	pthread_mutex_destroy(&p->p_mtx);
-	free(p->p_idle);
+	free(p->p_servers);
+	free(p->p_ring);
+	free(p->p_fdsrv);
 	free(p->p_name);
 	free(p);
+}
+
+struct pool *
+pool_ref(struct pool *p)
+{
+	pthread_mutex_lock(&p->p_mtx);
+	p->p_refs++;
+	pthread_mutex_unlock(&p->p_mtx);
+	return p;
 }
 
 const char *
@@ -111,15 +296,334 @@ pool_name(const struct pool *p)
 	return p->p_name;
 }
 
+/* Passive: down until srv_down_until; it comes back on its own. */
+static int
+pool_server_up_locked(struct pool *p, struct pool_server *srv,
+    uint64_t now)
+{
+	if (srv->srv_probe_down)
+		return 0;
+	if (srv->srv_down_until != 0) {
+		if (now < srv->srv_down_until)
+			return 0;
+		srv->srv_down_until = 0;
+		srv->srv_fails = 0;
+		log_info("%s: server %s is back in the pool", p->p_name,
+		    srv->srv_addr);
+	}
+	return 1;
+}
+
+/* Every server down: use them all (see pool.h). */
+static int
+pool_all_down_locked(struct pool *p, uint64_t now)
+{
+	int	 i;
+
+	for (i = 0; i < p->p_nservers; i++)
+		if (pool_server_up_locked(p, p->p_servers[i], now))
+			return 0;
+	return 1;
+}
+
+static int
+pool_usable_locked(struct pool *p, int i, uint64_t now, int alldown)
+{
+	return alldown || pool_server_up_locked(p, p->p_servers[i], now);
+}
+
 void
 pool_stats(struct pool *p, struct pool_stats *ps)
 {
+	struct pool_server	*srv;
+	uint64_t		 now = pool_now_ms();
+	int			 i;
+
+	memset(ps, 0, sizeof(*ps));
 	pthread_mutex_lock(&p->p_mtx);
-	ps->ps_open = p->p_open;
-	ps->ps_idle = p->p_nidle;
+	for (i = 0; i < p->p_nservers; i++) {
+		srv = p->p_servers[i];
+		ps->ps_open += srv->srv_open;
+		ps->ps_idle += srv->srv_nidle;
+		ps->ps_max += srv->srv_max;
+		if (pool_server_up_locked(p, srv, now))
+			ps->ps_up++;
+	}
+	ps->ps_servers = p->p_nservers;
 	ps->ps_queued = p->p_nqueued;
-	ps->ps_max = p->p_max;
 	pthread_mutex_unlock(&p->p_mtx);
+}
+
+int
+pool_servers(struct pool *p)
+{
+	return p->p_nservers;
+}
+
+int
+pool_server_stats(struct pool *p, int i, struct pool_server_stats *ss)
+{
+	struct pool_server	*srv;
+
+	if (i < 0 || i >= p->p_nservers)
+		return -1;
+	pthread_mutex_lock(&p->p_mtx);
+	srv = p->p_servers[i];
+	ss->ss_addr = srv->srv_addr;
+	ss->ss_open = srv->srv_open;
+	ss->ss_idle = srv->srv_nidle;
+	ss->ss_max = srv->srv_max;
+	ss->ss_up = pool_server_up_locked(p, srv, pool_now_ms());
+	ss->ss_passive_down = srv->srv_down_until != 0;
+	ss->ss_probe_down = srv->srv_probe_down;
+	ss->ss_requests = srv->srv_requests;
+	ss->ss_failures = srv->srv_failures;
+	ss->ss_ejections = srv->srv_ejections;
+	pthread_mutex_unlock(&p->p_mtx);
+	return 0;
+}
+
+const char *
+pool_server_addr(struct pool *p, int i)
+{
+	if (i < 0 || i >= p->p_nservers)
+		return NULL;
+	return p->p_servers[i]->srv_addr;
+}
+
+int
+pool_server_sockaddr(struct pool *p, int i, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	if (i < 0 || i >= p->p_nservers)
+		return -1;
+	memcpy(ss, &p->p_servers[i]->srv_ss, sizeof(*ss));
+	*len = p->p_servers[i]->srv_sslen;
+	return 0;
+}
+
+void
+pool_server_set_probe(struct pool *p, int i, int up)
+{
+	struct pool_server	*srv;
+
+	if (i < 0 || i >= p->p_nservers)
+		return;
+	pthread_mutex_lock(&p->p_mtx);
+	srv = p->p_servers[i];
+	if (srv->srv_probe_down == !up) {
+		pthread_mutex_unlock(&p->p_mtx);
+		return;
+	}
+	srv->srv_probe_down = !up;
+	if (up) {
+		srv->srv_down_until = 0;
+		srv->srv_fails = 0;
+	}
+	if (up)
+		log_info("%s: server %s is up (health check)", p->p_name,
+		    srv->srv_addr);
+	else
+		log_warnx("%s: server %s is down (health check)", p->p_name,
+		    srv->srv_addr);
+	pthread_mutex_unlock(&p->p_mtx);
+}
+
+void
+pool_server_discovered(struct pool *p, int i, int max_conns)
+{
+	struct pool_server	*srv;
+
+	if (i < 0 || i >= p->p_nservers || max_conns < 1)
+		return;
+	pthread_mutex_lock(&p->p_mtx);
+	srv = p->p_servers[i];
+	if (!srv->srv_max_set && max_conns > srv->srv_max) {
+		/* the idle stack holds at most srv_max fds */
+		srv->srv_idle = xreallocarray(srv->srv_idle, max_conns,
+		    sizeof(int));
+		log_info("%s: server %s: FCGI_MAX_CONNS %d", p->p_name,
+		    srv->srv_addr, max_conns);
+		srv->srv_max = max_conns;
+		srv->srv_max_set = 1;
+	}
+	pthread_mutex_unlock(&p->p_mtx);
+}
+
+void
+pool_server_report(struct pool *p, int i, int ok)
+{
+	if (i < 0 || i >= p->p_nservers)
+		return;
+	pthread_mutex_lock(&p->p_mtx);
+	pool_report_locked(p, i, ok);
+	pthread_mutex_unlock(&p->p_mtx);
+}
+
+/* fail_max failures within fail_window take a server out (not a lone one). */
+static void
+pool_report_locked(struct pool *p, int i, int ok)
+{
+	struct pool_server	*srv = p->p_servers[i];
+	uint64_t		 now;
+
+	if (ok)
+		return;
+	srv->srv_failures++;
+	if (p->p_fail_max == 0 || p->p_nservers < 2 ||
+	    srv->srv_down_until != 0)
+		return;
+	now = pool_now_ms();
+	if (srv->srv_fails == 0 ||
+	    now - srv->srv_fail_start > (uint64_t)p->p_fail_window) {
+		srv->srv_fails = 0;
+		srv->srv_fail_start = now;
+	}
+	if (++srv->srv_fails >= p->p_fail_max) {
+		srv->srv_down_until = now + (uint64_t)p->p_fail_down;
+		srv->srv_ejections++;
+		log_warnx("%s: server %s: %d failures within %d ms, out of "
+		    "the pool for %d ms", p->p_name, srv->srv_addr,
+		    srv->srv_fails, p->p_fail_window, p->p_fail_down);
+	}
+}
+
+/* The ring's first usable server clockwise from key's hash. */
+static int
+pool_ring_lookup_locked(struct pool *p, const char *key, uint64_t now,
+    int alldown)
+{
+	uint64_t	 h;
+	int		 lo, hi, mid, n;
+
+	if (p->p_nring == 0)
+		return -1;
+	h = pool_hash(key, strlen(key));
+	lo = 0;
+	hi = p->p_nring;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (p->p_ring[mid].vn_hash < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (n = 0; n < p->p_nring; n++) {
+		mid = (lo + n) % p->p_nring;
+		if (pool_usable_locked(p, p->p_ring[mid].vn_server, now,
+		    alldown))
+			return p->p_ring[mid].vn_server;
+	}
+	return -1;
+}
+
+int
+pool_server_for_key(struct pool *p, const char *key)
+{
+	uint64_t	 now = pool_now_ms();
+	int		 i;
+
+	pthread_mutex_lock(&p->p_mtx);
+	i = pool_ring_lookup_locked(p, key, now, pool_all_down_locked(p,
+	    now));
+	pthread_mutex_unlock(&p->p_mtx);
+	return i;
+}
+
+static int
+pool_has_room(struct pool_server *srv)
+{
+	return srv->srv_nidle > 0 || srv->srv_open < srv->srv_max;
+}
+
+/*
+ * The server for a new request with room for it, or -1 (then queue).
+ * *want gets the one server a hash request must wait for.
+ */
+static int
+pool_pick_locked(struct pool *p, const char *key, int avoid, int force,
+    int *want)
+{
+	struct pool_server	*srv;
+	uint64_t		 now = pool_now_ms();
+	int			 alldown, i, n, best = -1, busy, bestbusy = 0;
+	int			 start, usable = 0;
+
+	*want = -1;
+	if (force >= 0) {
+		*want = force;
+		return pool_has_room(p->p_servers[force]) ? force : -1;
+	}
+	alldown = pool_all_down_locked(p, now);
+	for (i = 0; i < p->p_nservers; i++)
+		if (i != avoid && pool_usable_locked(p, i, now, alldown))
+			usable++;
+	if (usable == 0)
+		avoid = -1;	/* a retry may go back to the same one */
+
+	if (p->p_balance == POOL_HASH && key != NULL) {
+		i = pool_ring_lookup_locked(p, key, now, alldown);
+		if (i == avoid && avoid != -1) {
+			/* a retry: the next usable server clockwise */
+			for (n = 1; n < p->p_nservers; n++) {
+				best = (i + n) % p->p_nservers;
+				if (pool_usable_locked(p, best, now, alldown))
+					break;
+			}
+			i = best;
+		}
+		if (i == -1)
+			return -1;
+		*want = i;
+		return pool_has_room(p->p_servers[i]) ? i : -1;
+	}
+
+	start = (int)(p->p_rr % (unsigned int)p->p_nservers);
+	for (n = 0; n < p->p_nservers; n++) {
+		i = (start + n) % p->p_nservers;
+		srv = p->p_servers[i];
+		if (i == avoid || !pool_usable_locked(p, i, now, alldown) ||
+		    !pool_has_room(srv))
+			continue;
+		if (p->p_balance != POOL_LEASTCONN) {
+			best = i;
+			break;
+		}
+		/* least busy relative to its size; ties: round-robin order */
+		busy = (srv->srv_open - srv->srv_nidle) * 1000 / srv->srv_max;
+		if (best == -1 || busy < bestbusy) {
+			best = i;
+			bestbusy = busy;
+		}
+	}
+	if (best != -1)
+		p->p_rr = (unsigned int)best + 1;
+	return best;
+}
+
+static void
+pool_fd_map_locked(struct pool *p, int fd, int i)
+{
+	int	 n;
+
+	if (fd < 0)
+		return;
+	if (fd >= p->p_nfdsrv) {
+		n = fd + 64;
+		p->p_fdsrv = xreallocarray(p->p_fdsrv, n, sizeof(int));
+		memset(p->p_fdsrv + p->p_nfdsrv, 0,
+		    (size_t)(n - p->p_nfdsrv) * sizeof(int));
+		p->p_nfdsrv = n;
+	}
+	p->p_fdsrv[fd] = i + 1;
+}
+
+static int
+pool_fd_server_locked(struct pool *p, int fd)
+{
+	if (fd < 0 || fd >= p->p_nfdsrv || p->p_fdsrv[fd] == 0)
+		return 0;	/* cannot happen; the first server */
+	return p->p_fdsrv[fd] - 1;
 }
 
 /*
@@ -128,7 +632,7 @@ pool_stats(struct pool *p, struct pool_stats *ps)
  * the loopback.
  */
 static int
-pool_addr(struct pool *p, const char *addr, const char **errstr)
+pool_addr(struct pool_server *srv, const char *addr, const char **errstr)
 {
 	struct sockaddr_un	*sun;
 	struct addrinfo		 hints, *res;
@@ -138,14 +642,14 @@ pool_addr(struct pool *p, const char *addr, const char **errstr)
 	if (strncmp(addr, "unix:", 5) == 0)
 		addr += 5;
 	if (strchr(addr, '/') != NULL) {
-		sun = (struct sockaddr_un *)&p->p_ss;
+		sun = (struct sockaddr_un *)&srv->srv_ss;
 		if (strlen(addr) >= sizeof(sun->sun_path)) {
 			*errstr = "unix socket path too long";
 			return -1;
 		}
 		sun->sun_family = AF_UNIX;
 		strcpy(sun->sun_path, addr);
-		p->p_sslen = sizeof(*sun);
+		srv->srv_sslen = sizeof(*sun);
 		return 0;
 	}
 	host = xstrdup(addr);
@@ -169,8 +673,8 @@ pool_addr(struct pool *p, const char *addr, const char **errstr)
 		*errstr = gai_strerror(error);
 		return -1;
 	}
-	memcpy(&p->p_ss, res->ai_addr, res->ai_addrlen);
-	p->p_sslen = res->ai_addrlen;
+	memcpy(&srv->srv_ss, res->ai_addr, res->ai_addrlen);
+	srv->srv_sslen = res->ai_addrlen;
 	freeaddrinfo(res);
 	free(host);
 	return 0;
@@ -196,7 +700,32 @@ int
 pool_acquire(struct pool *p, struct event_base *base, struct pool_wait *w,
     pool_cb cb, void *arg)
 {
-	int	 fd;
+	return pool_acquire_key(p, base, w, cb, arg, NULL, -1);
+}
+
+int
+pool_acquire_key(struct pool *p, struct event_base *base,
+    struct pool_wait *w, pool_cb cb, void *arg, const char *key, int avoid)
+{
+	return pool_acquire_at(p, base, w, cb, arg, key, avoid, -1);
+}
+
+int
+pool_acquire_server(struct pool *p, struct event_base *base,
+    struct pool_wait *w, pool_cb cb, void *arg, int server)
+{
+	if (server < 0 || server >= p->p_nservers)
+		return POOL_ECONNECT;
+	return pool_acquire_at(p, base, w, cb, arg, NULL, -1, server);
+}
+
+static int
+pool_acquire_at(struct pool *p, struct event_base *base,
+    struct pool_wait *w, pool_cb cb, void *arg, const char *key, int avoid,
+    int force)
+{
+	struct pool_server	*srv;
+	int			 fd, i, want;
 
 	w->pw_pool = p;
 	w->pw_base = base;
@@ -204,11 +733,22 @@ pool_acquire(struct pool *p, struct event_base *base, struct pool_wait *w,
 	w->pw_arg = arg;
 	w->pw_fd = -1;
 	w->pw_reused = 0;
+	w->pw_server = -1;
+	w->pw_want = -1;
+	w->pw_forced = force >= 0;
 	w->pw_state = PW_NONE;
 
 	pthread_mutex_lock(&p->p_mtx);
-	while (p->p_nidle > 0) {
-		fd = p->p_idle[--p->p_nidle];
+	while ((i = pool_pick_locked(p, key, avoid, force, &want)) != -1) {
+		srv = p->p_servers[i];
+		srv->srv_requests++;
+		w->pw_server = i;
+		if (srv->srv_nidle == 0) {
+			srv->srv_open++;
+			pthread_mutex_unlock(&p->p_mtx);
+			return pool_connect(p, w);
+		}
+		fd = srv->srv_idle[--srv->srv_nidle];
 		/* the peek is a syscall: do it without the lock */
 		pthread_mutex_unlock(&p->p_mtx);
 		if (pool_fd_alive(fd)) {
@@ -216,21 +756,19 @@ pool_acquire(struct pool *p, struct event_base *base, struct pool_wait *w,
 			w->pw_reused = 1;
 			return POOL_READY;
 		}
-		log_debug("%s: %s: dropping stale idle connection", __func__,
-		    p->p_name);
+		log_debug("%s: %s: dropping stale idle connection to %s",
+		    __func__, p->p_name, srv->srv_addr);
 		close(fd);
 		pthread_mutex_lock(&p->p_mtx);
-		p->p_open--;
+		srv->srv_open--;
+		srv->srv_requests--;
 	}
-	if (p->p_open < p->p_max) {
-		p->p_open++;
-		pthread_mutex_unlock(&p->p_mtx);
-		return pool_connect(p, w);
-	}
+	w->pw_server = -1;
 	if (p->p_nqueued >= p->p_queue_max) {
 		pthread_mutex_unlock(&p->p_mtx);
 		return POOL_EFULL;
 	}
+	w->pw_want = want;
 	evtimer_assign(&w->pw_ev, base, pool_wait_cb, w);
 	evtimer_add(&w->pw_ev, &p->p_queue_tv);
 	w->pw_state = PW_QUEUED;
@@ -273,22 +811,27 @@ pool_wait_cb(evutil_socket_t unused, short what, void *arg)
 	}
 }
 
-/* The caller holds one slot (counted in p_open) for w. */
+/* The caller holds one slot (counted in srv_open) on w->pw_server. */
 static int
 pool_connect(struct pool *p, struct pool_wait *w)
 {
-	int	 fd, one = 1;
+	struct pool_server	*srv = p->p_servers[w->pw_server];
+	int			 fd, one = 1;
 
-	fd = socket(p->p_ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	fd = socket(srv->srv_ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		log_warn("%s: %s: socket", __func__, p->p_name);
 		goto fail;
 	}
-	if (p->p_ss.ss_family != AF_UNIX)
+	if (srv->srv_ss.ss_family != AF_UNIX)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
-	if (connect(fd, (struct sockaddr *)&p->p_ss, p->p_sslen) == 0) {
+	pthread_mutex_lock(&p->p_mtx);
+	pool_fd_map_locked(p, fd, w->pw_server);
+	pthread_mutex_unlock(&p->p_mtx);
+	if (connect(fd, (struct sockaddr *)&srv->srv_ss, srv->srv_sslen) ==
+	    0) {
 		w->pw_fd = fd;
 		return POOL_READY;
 	}
@@ -301,11 +844,13 @@ pool_connect(struct pool *p, struct pool_wait *w)
 		return POOL_PENDING;
 	}
 	/* a unix socket answers EAGAIN when its backlog is full */
-	log_warn("%s: %s: connect", __func__, p->p_name);
+	log_warn("%s: %s: connect %s", __func__, p->p_name, srv->srv_addr);
 	close(fd);
  fail:
 	pthread_mutex_lock(&p->p_mtx);
-	pool_slot_free_locked(p);
+	if (!w->pw_forced)
+		pool_report_locked(p, w->pw_server, 0);
+	pool_slot_free_locked(p, w->pw_server);
 	pthread_mutex_unlock(&p->p_mtx);
 	return POOL_ECONNECT;
 }
@@ -327,60 +872,107 @@ pool_connect_cb(evutil_socket_t fd, short what, void *arg)
 		w->pw_cb(w, POOL_READY, w->pw_arg);
 		return;
 	}
-	log_warnx("%s: %s: connect: %s", __func__, p->p_name,
-	    strerror(error));
+	log_warnx("%s: %s: connect %s: %s", __func__, p->p_name,
+	    p->p_servers[w->pw_server]->srv_addr, strerror(error));
 	close(fd);
 	w->pw_fd = -1;
 	pthread_mutex_lock(&p->p_mtx);
-	pool_slot_free_locked(p);
+	if (!w->pw_forced)
+		pool_report_locked(p, w->pw_server, 0);
+	pool_slot_free_locked(p, w->pw_server);
 	pthread_mutex_unlock(&p->p_mtx);
 	w->pw_cb(w, POOL_ECONNECT, w->pw_arg);
 }
 
-/* A slot was freed: the oldest waiter gets it and connects, else open--. */
+/* The oldest waiter that may use server i, or NULL. */
+static struct pool_wait *
+pool_waiter_locked(struct pool *p, int i)
+{
+	struct pool_wait	*w;
+	uint64_t		 now;
+
+	if (TAILQ_EMPTY(&p->p_waitq))
+		return NULL;
+	now = pool_now_ms();
+	/* a server that went down serves only those who want it */
+	if (!pool_usable_locked(p, i, now, pool_all_down_locked(p, now))) {
+		TAILQ_FOREACH(w, &p->p_waitq, pw_entry)
+			if (w->pw_want == i)
+				return w;
+		return NULL;
+	}
+	TAILQ_FOREACH(w, &p->p_waitq, pw_entry)
+		if (w->pw_want == -1 || w->pw_want == i)
+			return w;
+	return NULL;
+}
+
+/* A slot of server i was freed: a waiter gets it and connects. */
 static void
-pool_slot_free_locked(struct pool *p)
+pool_slot_free_locked(struct pool *p, int i)
 {
 	struct pool_wait	*w;
 
-	if ((w = TAILQ_FIRST(&p->p_waitq)) != NULL) {
+	if ((w = pool_waiter_locked(p, i)) != NULL) {
 		TAILQ_REMOVE(&p->p_waitq, w, pw_entry);
 		p->p_nqueued--;
+		w->pw_server = i;
 		w->pw_state = PW_SLOT;
+		p->p_servers[i]->srv_requests++;
 		event_active(&w->pw_ev, EV_WRITE, 1);
 		return;
 	}
-	p->p_open--;
+	p->p_servers[i]->srv_open--;
 }
 
 static void
-pool_release_locked(struct pool *p, int fd, int reusable)
+pool_release_locked(struct pool *p, int i, int fd, int reusable)
 {
+	struct pool_server	*srv = p->p_servers[i];
 	struct pool_wait	*w;
 
 	if (!reusable) {
 		close(fd);
-		pool_slot_free_locked(p);
+		pool_slot_free_locked(p, i);
 		return;
 	}
-	if ((w = TAILQ_FIRST(&p->p_waitq)) != NULL) {
+	if ((w = pool_waiter_locked(p, i)) != NULL) {
 		TAILQ_REMOVE(&p->p_waitq, w, pw_entry);
 		p->p_nqueued--;
 		w->pw_fd = fd;
 		w->pw_reused = 1;
+		w->pw_server = i;
 		w->pw_state = PW_HANDED;
+		srv->srv_requests++;
 		/* the waiter's timer is pending: activating it runs it now */
 		event_active(&w->pw_ev, EV_READ, 1);
 		return;
 	}
-	p->p_idle[p->p_nidle++] = fd;
+	if (srv->srv_nidle < srv->srv_max)
+		srv->srv_idle[srv->srv_nidle++] = fd;
+	else {
+		close(fd);
+		srv->srv_open--;
+	}
 }
 
 void
 pool_release(struct pool *p, int fd, int reusable)
 {
 	pthread_mutex_lock(&p->p_mtx);
-	pool_release_locked(p, fd, reusable);
+	pool_release_locked(p, pool_fd_server_locked(p, fd), fd, reusable);
+	pthread_mutex_unlock(&p->p_mtx);
+}
+
+void
+pool_release_report(struct pool *p, int fd, int reusable, int ok)
+{
+	int	 i;
+
+	pthread_mutex_lock(&p->p_mtx);
+	i = pool_fd_server_locked(p, fd);
+	pool_report_locked(p, i, ok);
+	pool_release_locked(p, i, fd, reusable);
 	pthread_mutex_unlock(&p->p_mtx);
 }
 
@@ -400,15 +992,15 @@ pool_cancel(struct pool_wait *w)
 		break;
 	case PW_HANDED:
 		event_del(&w->pw_ev);
-		pool_release_locked(p, w->pw_fd, 1);
+		pool_release_locked(p, w->pw_server, w->pw_fd, 1);
 		break;
 	case PW_SLOT:
 		event_del(&w->pw_ev);
-		pool_slot_free_locked(p);
+		pool_slot_free_locked(p, w->pw_server);
 		break;
 	case PW_CONNECTING:
 		event_del(&w->pw_ev);
-		pool_release_locked(p, w->pw_fd, 0);
+		pool_release_locked(p, w->pw_server, w->pw_fd, 0);
 		break;
 	default:
 		break;

@@ -14,11 +14,24 @@
  *
  * The pool knows sockets, not FastCGI: it connects (unix path or
  * host:port), keeps idle fds, and hands them out.
+ *
+ * A pool has one or more servers (pool_new() makes the first,
+ * pool_add_server() the others), each with its own max_conns and idle
+ * stack; the queue is the pool's.  A request goes to a server chosen
+ * round-robin, by least connections, or by consistent hashing of a key
+ * (a ring of POOL_VNODES points per server), and only to a server that
+ * is up.  A server goes down passively (fail_max failures within
+ * fail_window_ms: down for fail_down_ms) or through the active probe
+ * (pool_server_set_probe()).  When every server of a pool is down the
+ * pool uses them all anyway, as nginx does: a lone server that flaps is
+ * better than no server at all, and one server is never taken out.
  */
 #ifndef AGORA_PROXY_POOL_H
 #define AGORA_PROXY_POOL_H
 
+#include <sys/types.h>
 #include <sys/queue.h>	/* before event_struct.h, which else undefs it */
+#include <sys/socket.h>
 
 #include <event2/event_struct.h>
 
@@ -32,6 +45,13 @@ struct pool_wait;
 #define POOL_EFULL	2	/* queue full: rejected at once */
 #define POOL_ETIMEOUT	3	/* waited queue_timeout_ms in the queue */
 #define POOL_ECONNECT	4	/* connect failed or timed out */
+
+/* pool_set_balance() modes: the same values as config.h's gw_balance. */
+#define POOL_ROUNDROBIN	0
+#define POOL_LEASTCONN	1
+#define POOL_HASH	2	/* 2, 3, 4: hash of a key, whatever key */
+
+#define POOL_VNODES	100	/* hash ring points per server */
 
 typedef void	(*pool_cb)(struct pool_wait *, int status, void *arg);
 
@@ -48,19 +68,29 @@ struct pool_wait {
 	void			*pw_arg;
 	int			 pw_fd;
 	int			 pw_reused;	/* fd was idle, kept alive */
+	int			 pw_server;	/* index of pw_fd's server */
+	int			 pw_want;	/* hash: only this server */
+	int			 pw_forced;	/* pool_acquire_server() */
 	int			 pw_state;
 	TAILQ_ENTRY(pool_wait)	 pw_entry;
 };
 
 /*
  * A new pool for name (for logs) connecting to addr: an absolute unix
- * socket path or "host:port".  Returns NULL with *errstr when addr cannot
- * be resolved.  The caller frees it with pool_free() after every thread
- * that used it has stopped.
+ * socket path or "host:port".  max_conns 0 means "not configured": 1
+ * until FCGI_GET_VALUES says otherwise.  Returns NULL with *errstr when
+ * addr cannot be resolved.  The last pool_free() must come after every
+ * request that used it is done.
  */
 struct pool	*pool_new(const char *name, const char *addr, int max_conns,
 		    int queue, int queue_timeout_ms, int connect_timeout_ms,
 		    const char **errstr);
+/*
+ * A pool is reference counted (configuration generations share it):
+ * pool_new() gives one reference, pool_ref() another, and pool_free()
+ * drops one and frees the pool with the last.
+ */
+struct pool	*pool_ref(struct pool *);
 void		 pool_free(struct pool *);
 
 /*
@@ -75,12 +105,38 @@ int		 pool_acquire(struct pool *, struct event_base *,
 		    struct pool_wait *, pool_cb cb, void *arg);
 
 /*
+ * pool_acquire() with the balancing key of a hash pool (client address,
+ * header or cookie value; NULL: no key, round-robin) and a server to
+ * avoid when another is usable (a retry: the failed one's pw_server;
+ * -1: none).  pool_acquire() is pool_acquire_key(.., NULL, -1).
+ */
+int		 pool_acquire_key(struct pool *, struct event_base *,
+		    struct pool_wait *, pool_cb cb, void *arg,
+		    const char *key, int avoid);
+/*
+ * A connection to one given server, up or down (the health probe): it
+ * counts against that server's max_conns like any other and waits in the
+ * queue for that server when it is full.  Its connect failures are not
+ * counted by passive health: the probe has its own verdict.
+ */
+int		 pool_acquire_server(struct pool *, struct event_base *,
+		    struct pool_wait *, pool_cb cb, void *arg, int server);
+
+/*
  * Gives a connection back.  reusable: the peer is in a clean state for
  * the next request (FastCGI END_REQUEST seen, nothing left over); the fd
  * goes to the oldest waiter, else to the idle stack.  Otherwise it is
  * closed and its slot goes to the oldest waiter, which connects anew.
  */
 void		 pool_release(struct pool *, int fd, int reusable);
+
+/*
+ * pool_release() that also tells passive health how the exchange went:
+ * ok 0 for a backend that failed (closed early, garbage, read timeout),
+ * 1 for one that answered.  Connect failures are counted by the pool.
+ */
+void		 pool_release_report(struct pool *, int fd, int reusable,
+		    int ok);
 
 /*
  * Withdraws a pending pool_acquire() (the client went away).  Whatever
@@ -94,8 +150,57 @@ struct pool_stats {
 	int	ps_idle;
 	int	ps_queued;
 	int	ps_max;
+	int	ps_servers;
+	int	ps_up;		/* servers taking traffic */
 };
 void		 pool_stats(struct pool *, struct pool_stats *);
 const char	*pool_name(const struct pool *);
+
+/*
+ * More servers beside pool_new()'s first; returns the new server's index
+ * or -1 with *errstr.  Before the pool is used.
+ */
+int		 pool_add_server(struct pool *, const char *addr,
+		    int max_conns, const char **errstr);
+/* mode: POOL_ROUNDROBIN, POOL_LEASTCONN or POOL_HASH. */
+void		 pool_set_balance(struct pool *, int mode);
+/* Passive health; fail_max 0 turns it off (the default). */
+void		 pool_set_health(struct pool *, int fail_max,
+		    int fail_window_ms, int fail_down_ms);
+
+struct pool_server_stats {
+	const char	*ss_addr;	/* lives as long as the pool */
+	int		 ss_open;
+	int		 ss_idle;
+	int		 ss_max;
+	int		 ss_up;		/* 1: takes traffic */
+	int		 ss_passive_down;	/* ejected by failures */
+	int		 ss_probe_down;	/* marked down by the probe */
+	unsigned long	 ss_requests;	/* connections handed out */
+	unsigned long	 ss_failures;
+	unsigned long	 ss_ejections;
+};
+int		 pool_servers(struct pool *);
+/* 0, or -1 when there is no server i. */
+int		 pool_server_stats(struct pool *, int i,
+		    struct pool_server_stats *);
+const char	*pool_server_addr(struct pool *, int i);
+/* A copy of server i's address for connect(); 0 or -1. */
+int		 pool_server_sockaddr(struct pool *, int i,
+		    struct sockaddr_storage *, socklen_t *);
+/*
+ * The active probe's verdict on server i (1 up, 0 down).  Up also ends a
+ * passive ejection: the server answers again.
+ */
+void		 pool_server_set_probe(struct pool *, int i, int up);
+/*
+ * FCGI_MAX_CONNS discovered for server i: applied only when pool_new()
+ * or pool_add_server() got max_conns 0 ("not configured").
+ */
+void		 pool_server_discovered(struct pool *, int i, int max_conns);
+/* Passive health by hand (tests, the upstream's own failures). */
+void		 pool_server_report(struct pool *, int i, int ok);
+/* The server index a key maps to now, without acquiring (-1: none). */
+int		 pool_server_for_key(struct pool *, const char *key);
 
 #endif

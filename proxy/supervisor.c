@@ -43,6 +43,9 @@
 #define SUP_BACKOFF_RESET	10000	/* uptime that forgives the past */
 #define SUP_BACKLOG		4096	/* the kernel caps it at somaxconn */
 #define SUP_MAXGROUPS		256
+#define SUP_HANDOVER_MS		500	/* new ones start before old go */
+#define SUP_RETIRE_KILL_MS	60000	/* old ones finishing requests */
+#define SUP_NSIG		65
 
 extern char	**environ;
 
@@ -54,6 +57,7 @@ struct sup_proc {
 	pid_t			 p_pid;		/* 0: not running */
 	struct timespec		 p_started;
 	int			 p_backoff;	/* next restart delay, ms */
+	int			 p_logged;	/* backoff step last logged */
 	struct event		*p_timer;	/* pending restart */
 };
 
@@ -75,7 +79,14 @@ struct sup_service {
 	int			 ss_ngroups;
 	int			 ss_nprocs;
 	struct sup_proc		*ss_procs;
+	char			*ss_socket;	/* as configured; NULL: none */
+	char			*ss_spec;	/* what a reload compares */
+	int			 ss_retiring;	/* replaced or removed */
+	struct event		*ss_retire_ev;
+	int			 ss_retire_step;	/* 0 wait, 1 TERM'd */
 	unsigned long		 ss_restarts;
+	unsigned long		 ss_exits[256];	/* by exit status */
+	unsigned long		 ss_signals[SUP_NSIG];	/* by signal */
 	TAILQ_ENTRY(sup_service) ss_entry;
 };
 
@@ -90,6 +101,10 @@ struct supervisor {
 
 static void	supervisor_sigchld(evutil_socket_t, short, void *);
 static void	supervisor_restart(evutil_socket_t, short, void *);
+static void	supervisor_retired(struct sup_service *);
+static void	supervisor_service_free(struct sup_service *);
+static struct sup_service *supervisor_service(struct supervisor *,
+		    const char *);
 
 static long
 supervisor_ms_since(const struct timespec *t)
@@ -357,7 +372,8 @@ supervisor_child(struct sup_service *ss)
 		for (fd = STDERR_FILENO + 1; fd < 65536; fd++)
 			close(fd);
 
-	if (ss->ss_setid) {
+	/* after the gateway dropped privileges, children run as it does */
+	if (ss->ss_setid && geteuid() == 0) {
 		what = "setgroups";
 		if (setgroups((size_t)ss->ss_ngroups, ss->ss_groups) == -1)
 			goto fail;
@@ -423,8 +439,16 @@ supervisor_schedule(struct sup_proc *p, const char *why)
 
 	p->p_backoff = delay >= SUP_BACKOFF_MAX / 2 ? SUP_BACKOFF_MAX :
 	    delay * 2;
-	log_warnx("service %s: process %d %s; restarting in %d.%03d s",
-	    ss->ss_name, p->p_index, why, delay / 1000, delay % 1000);
+	/* a crash loop says so once per backoff step, not once per crash */
+	if (p->p_logged != delay) {
+		log_warnx("service %s: process %d %s; restarting in "
+		    "%d.%03d s", ss->ss_name, p->p_index, why, delay / 1000,
+		    delay % 1000);
+		p->p_logged = delay;
+	} else
+		log_debug("service %s: process %d %s; restarting in "
+		    "%d.%03d s", ss->ss_name, p->p_index, why, delay / 1000,
+		    delay % 1000);
 	tv.tv_sec = delay / 1000;
 	tv.tv_usec = (delay % 1000) * 1000;
 	evtimer_add(p->p_timer, &tv);
@@ -471,10 +495,20 @@ supervisor_sigchld(evutil_socket_t sig, short ev, void *arg)
 			continue;
 		}
 		p->p_pid = 0;
+		if (WIFSIGNALED(status) && WTERMSIG(status) < SUP_NSIG)
+			p->p_svc->ss_signals[WTERMSIG(status)]++;
+		else if (WIFEXITED(status))
+			p->p_svc->ss_exits[WEXITSTATUS(status) & 0xff]++;
 		if (sv->sv_stopping)
 			continue;
-		if (supervisor_ms_since(&p->p_started) >= SUP_BACKOFF_RESET)
+		if (p->p_svc->ss_retiring) {
+			supervisor_retired(p->p_svc);
+			continue;
+		}
+		if (supervisor_ms_since(&p->p_started) >= SUP_BACKOFF_RESET) {
 			p->p_backoff = SUP_BACKOFF_MIN;
+			p->p_logged = 0;
+		}
 		if (WIFSIGNALED(status))
 			snprintf(why, sizeof(why), "(pid %d) killed by "
 			    "signal %d (%s)", (int)pid, WTERMSIG(status),
@@ -497,6 +531,10 @@ supervisor_service_free(struct sup_service *ss)
 		if (ss->ss_procs[i].p_timer != NULL)
 			event_free(ss->ss_procs[i].p_timer);
 	free(ss->ss_procs);
+	if (ss->ss_retire_ev != NULL)
+		event_free(ss->ss_retire_ev);
+	free(ss->ss_socket);
+	free(ss->ss_spec);
 	if (ss->ss_fd != -1)
 		close(ss->ss_fd);
 	/* only our own socket: a newer gateway may have replaced it */
@@ -517,22 +555,57 @@ supervisor_service_free(struct sup_service *ss)
 	free(ss);
 }
 
-int
-supervisor_add(struct supervisor *sv, const struct gw_service *svc,
-    const char **errstr)
+/*
+ * What a reload compares: a process whose spec did not change keeps
+ * running.  The fields are joined with newlines, which config values
+ * cannot contain.
+ */
+static char *
+supervisor_spec(const struct gw_service *svc)
+{
+	const struct gw_string	*s;
+	char			*spec, *t;
+
+	xasprintf(&spec, "%s\n%s\n%s\n%s\n%s\n%d", svc->svc_program,
+	    svc->svc_socket ? svc->svc_socket : "-",
+	    svc->svc_user ? svc->svc_user : "-",
+	    svc->svc_group ? svc->svc_group : "-",
+	    svc->svc_chdir ? svc->svc_chdir : "-", svc->svc_processes);
+	TAILQ_FOREACH(s, &svc->svc_args, s_entry) {
+		xasprintf(&t, "%s\na:%s", spec, s->s_value);
+		free(spec);
+		spec = t;
+	}
+	TAILQ_FOREACH(s, &svc->svc_env, s_entry) {
+		xasprintf(&t, "%s\ne:%s", spec, s->s_value);
+		free(spec);
+		spec = t;
+	}
+	return spec;
+}
+
+/*
+ * A new supervised service.  from: the one it replaces on the same
+ * socket, whose listening socket it shares (the kernel's queue of
+ * connections carries over, nothing is refused in between).
+ */
+static struct sup_service *
+supervisor_make(struct supervisor *sv, const struct gw_service *svc,
+    struct sup_service *from, const char **errstr)
 {
 	struct sup_service	*ss;
 	struct sup_proc		*p;
 	int			 i;
 
-	/* not ours to spawn: spawn-fcgi, systemd or another host runs it */
-	if (svc->svc_program == NULL)
-		return 0;
-	if (sv->sv_stopping)
-		return supervisor_error(sv, errstr, "supervisor stopped");
-	if (access(svc->svc_program, X_OK) == -1)
-		return supervisor_error(sv, errstr, "service %s: %s: %s",
+	if (sv->sv_stopping) {
+		supervisor_error(sv, errstr, "supervisor stopped");
+		return NULL;
+	}
+	if (access(svc->svc_program, X_OK) == -1) {
+		supervisor_error(sv, errstr, "service %s: %s: %s",
 		    svc->svc_name, svc->svc_program, strerror(errno));
+		return NULL;
+	}
 
 	ss = xcalloc(1, sizeof(*ss));
 	ss->ss_sv = sv;
@@ -540,13 +613,35 @@ supervisor_add(struct supervisor *sv, const struct gw_service *svc,
 	ss->ss_name = xstrdup(svc->svc_name);
 	if (supervisor_credentials(sv, ss, svc, errstr) == -1)
 		goto fail;
-	if (config_socket_unix(svc->svc_socket))
+	if (svc->svc_socket == NULL) {
+		/* a helper: stdin is /dev/null */
+		if ((ss->ss_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) ==
+		    -1) {
+			supervisor_error(sv, errstr, "/dev/null: %s",
+			    strerror(errno));
+			goto fail;
+		}
+	} else if (from != NULL) {
+		if ((ss->ss_fd = fcntl(from->ss_fd, F_DUPFD_CLOEXEC, 3)) ==
+		    -1) {
+			supervisor_error(sv, errstr, "dup: %s",
+			    strerror(errno));
+			goto fail;
+		}
+		/* the socket file is the new one's to remove now */
+		ss->ss_unlink = from->ss_unlink;
+		ss->ss_dev = from->ss_dev;
+		ss->ss_ino = from->ss_ino;
+		from->ss_unlink = NULL;
+	} else if (config_socket_unix(svc->svc_socket))
 		ss->ss_fd = supervisor_bind_unix(sv, ss, svc->svc_socket,
 		    errstr);
 	else
 		ss->ss_fd = supervisor_bind_tcp(sv, svc->svc_socket, errstr);
 	if (ss->ss_fd == -1)
 		goto fail;
+	ss->ss_socket = svc->svc_socket ? xstrdup(svc->svc_socket) : NULL;
+	ss->ss_spec = supervisor_spec(svc);
 	ss->ss_program = xstrdup(svc->svc_program);
 	ss->ss_argv = supervisor_argv(svc);
 	ss->ss_envp = supervisor_envp(svc);
@@ -570,11 +665,139 @@ supervisor_add(struct supervisor *sv, const struct gw_service *svc,
 		if (supervisor_spawn(&ss->ss_procs[i]) == -1)
 			supervisor_schedule(&ss->ss_procs[i], "could not fork");
 	log_info("service %s: %d process%s on %s", ss->ss_name, ss->ss_nprocs,
-	    ss->ss_nprocs == 1 ? "" : "es", svc->svc_socket);
-	return 0;
+	    ss->ss_nprocs == 1 ? "" : "es", svc->svc_socket ?
+	    svc->svc_socket : "no socket");
+	return ss;
  fail:
 	supervisor_service_free(ss);
-	return -1;
+	return NULL;
+}
+
+int
+supervisor_add(struct supervisor *sv, const struct gw_service *svc,
+    const char **errstr)
+{
+	/* not ours to spawn: spawn-fcgi, systemd or another host runs it */
+	if (svc->svc_program == NULL)
+		return 0;
+	return supervisor_make(sv, svc, NULL, errstr) == NULL ? -1 : 0;
+}
+
+/* A retiring service whose last process is gone is forgotten. */
+static void
+supervisor_retired(struct sup_service *ss)
+{
+	int	 i;
+
+	for (i = 0; i < ss->ss_nprocs; i++)
+		if (ss->ss_procs[i].p_pid > 0)
+			return;
+	log_info("service %s: old processes gone", ss->ss_name);
+	TAILQ_REMOVE(&ss->ss_sv->sv_services, ss, ss_entry);
+	supervisor_service_free(ss);
+}
+
+static void
+supervisor_kill_all(struct sup_service *ss, int sig)
+{
+	int	 i;
+
+	for (i = 0; i < ss->ss_nprocs; i++)
+		/* a pid of 0 or less would reach a whole group */
+		if (ss->ss_procs[i].p_pid > 0)
+			kill(ss->ss_procs[i].p_pid, sig);
+}
+
+/*
+ * Retirement: after the handover delay (the new processes accept by
+ * then) SIGTERM, which a service handles after the request it is
+ * answering; SIGKILL for what still runs long after.
+ */
+static void
+supervisor_retire_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct sup_service	*ss = arg;
+	struct timeval		 tv = { SUP_RETIRE_KILL_MS / 1000, 0 };
+
+	if (ss->ss_retire_step++ == 0) {
+		log_info("service %s: stopping the old processes",
+		    ss->ss_name);
+		supervisor_kill_all(ss, SIGTERM);
+		evtimer_add(ss->ss_retire_ev, &tv);
+	} else {
+		log_warnx("service %s: old processes did not stop, killing "
+		    "them", ss->ss_name);
+		supervisor_kill_all(ss, SIGKILL);
+	}
+	supervisor_retired(ss);	/* may free ss */
+}
+
+static void
+supervisor_retire(struct sup_service *ss, int delay_ms)
+{
+	struct timeval	 tv = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
+	int		 i;
+
+	ss->ss_retiring = 1;
+	for (i = 0; i < ss->ss_nprocs; i++)
+		evtimer_del(ss->ss_procs[i].p_timer);
+	if ((ss->ss_retire_ev = evtimer_new(ss->ss_sv->sv_base,
+	    supervisor_retire_cb, ss)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	evtimer_add(ss->ss_retire_ev, &tv);
+}
+
+int
+supervisor_update(struct supervisor *sv, const struct gw_service *svc,
+    const char **errstr)
+{
+	struct sup_service	*old, *ss;
+	char			*spec;
+	int			 same;
+
+	if (svc->svc_program == NULL)
+		return 0;
+	if ((old = supervisor_service(sv, svc->svc_name)) == NULL)
+		return supervisor_add(sv, svc, errstr);
+	spec = supervisor_spec(svc);
+	same = strcmp(spec, old->ss_spec) == 0;
+	free(spec);
+	if (same)
+		return 0;
+	if ((ss = supervisor_make(sv, svc, old->ss_socket != NULL &&
+	    svc->svc_socket != NULL && strcmp(old->ss_socket,
+	    svc->svc_socket) == 0 ? old : NULL, errstr)) == NULL)
+		return -1;
+	/* the counters are the service's, not one generation's */
+	ss->ss_restarts = old->ss_restarts;
+	memcpy(ss->ss_exits, old->ss_exits, sizeof(ss->ss_exits));
+	memcpy(ss->ss_signals, old->ss_signals, sizeof(ss->ss_signals));
+	log_info("service %s: changed; replacing its processes",
+	    svc->svc_name);
+	supervisor_retire(old, SUP_HANDOVER_MS);
+	return 0;
+}
+
+void
+supervisor_prune(struct supervisor *sv, const struct gw_config *conf)
+{
+	struct sup_service	*ss, *next;
+	const struct gw_service	*svc;
+
+	for (ss = TAILQ_FIRST(&sv->sv_services); ss != NULL; ss = next) {
+		next = TAILQ_NEXT(ss, ss_entry);
+		if (ss->ss_retiring)
+			continue;
+		TAILQ_FOREACH(svc, &conf->conf_services, svc_entry)
+			if (svc->svc_program != NULL &&
+			    strcmp(svc->svc_name, ss->ss_name) == 0)
+				break;
+		if (svc == NULL) {
+			log_info("service %s: removed from the "
+			    "configuration", ss->ss_name);
+			supervisor_retire(ss, 0);
+		}
+	}
 }
 
 static struct sup_service *
@@ -583,7 +806,7 @@ supervisor_service(struct supervisor *sv, const char *name)
 	struct sup_service	*ss;
 
 	TAILQ_FOREACH(ss, &sv->sv_services, ss_entry)
-		if (strcmp(ss->ss_name, name) == 0)
+		if (!ss->ss_retiring && strcmp(ss->ss_name, name) == 0)
 			return ss;
 	return NULL;
 }
@@ -610,6 +833,20 @@ supervisor_restarts(struct supervisor *sv, const char *service)
 	if ((ss = supervisor_service(sv, service)) == NULL)
 		return 0;
 	return ss->ss_restarts;
+}
+
+unsigned long
+supervisor_exits(struct supervisor *sv, const char *service, int how)
+{
+	struct sup_service	*ss;
+
+	if ((ss = supervisor_service(sv, service)) == NULL)
+		return 0;
+	if (how >= 0 && how < 256)
+		return ss->ss_exits[how];
+	if (how < 0 && -how < SUP_NSIG)
+		return ss->ss_signals[-how];
+	return 0;
 }
 
 /* Reaps our children that are gone; returns how many still run. */
@@ -663,9 +900,12 @@ supervisor_stop(struct supervisor *sv, int timeout_ms)
 	int			 i;
 
 	sv->sv_stopping = 1;
-	TAILQ_FOREACH(ss, &sv->sv_services, ss_entry)
+	TAILQ_FOREACH(ss, &sv->sv_services, ss_entry) {
 		for (i = 0; i < ss->ss_nprocs; i++)
 			evtimer_del(ss->ss_procs[i].p_timer);
+		if (ss->ss_retire_ev != NULL)
+			evtimer_del(ss->ss_retire_ev);
+	}
 	supervisor_signal(sv, SIGTERM);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (supervisor_reap(sv, 0) > 0 &&

@@ -20,20 +20,24 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
 #include "fcgi.h"
 #include "log.h"
 #include "xmalloc.h"
+#include "config.h"
+#include "http_parse.h"
 #include "upstream.h"
 
 #define UPSTREAM_REQUEST_ID	1
 #define UPSTREAM_READ_MAX	65536
-/* beyond this much unsent output to the client, stop reading the backend */
-#define UPSTREAM_CLIENT_HIWAT	(256 * 1024)
 /* a CGI header block longer than this is garbage */
 #define UPSTREAM_HEADER_MAX	65536
+/* unsent request body beyond this: the front stops reading the client */
+#define UPSTREAM_STDIN_HIWAT	(64 * 1024)
+#define UPSTREAM_STDIN_LOWAT	(16 * 1024)
+/* a request up to this size is kept for one retry on a new connection */
+#define UPSTREAM_REPLAY_MAX	(64 * 1024)
 
 enum {
 	UPR_HEADER,
@@ -53,7 +57,6 @@ static void	upstream_early(struct upstream *, const char *);
 static void	upstream_error(struct upstream *, int, const char *, int);
 static void	upstream_finish(struct upstream *, enum upstream_end, int);
 static void	upstream_stderr(struct upstream *, int);
-static void	upstream_drained(struct evhttp_connection *, void *);
 
 /* ---------------------------------------------------------------- params */
 
@@ -399,31 +402,6 @@ upstream_cgi_parse(const char *p, size_t len, int *status, char *reason,
 
 /* ---------------------------------------------------------- the request */
 
-static const char *
-upstream_method(enum evhttp_cmd_type cmd)
-{
-	static const struct {
-		enum evhttp_cmd_type	 cmd;
-		const char		*name;
-	} methods[] = {
-		{ EVHTTP_REQ_GET, "GET" },
-		{ EVHTTP_REQ_POST, "POST" },
-		{ EVHTTP_REQ_HEAD, "HEAD" },
-		{ EVHTTP_REQ_PUT, "PUT" },
-		{ EVHTTP_REQ_DELETE, "DELETE" },
-		{ EVHTTP_REQ_OPTIONS, "OPTIONS" },
-		{ EVHTTP_REQ_TRACE, "TRACE" },
-		{ EVHTTP_REQ_CONNECT, "CONNECT" },
-		{ EVHTTP_REQ_PATCH, "PATCH" }
-	};
-	size_t	 i;
-
-	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (methods[i].cmd == cmd)
-			return methods[i].name;
-	return "GET";
-}
-
 /* Params are built here, then copied into records: no malloc per request. */
 static __thread struct upstream_params	 upstream_scratch;
 
@@ -433,24 +411,33 @@ upstream_thread_free(void)
 	upstream_params_free(&upstream_scratch);
 }
 
-/* BEGIN_REQUEST, PARAMS, STDIN for the request, into u_out. */
+/* Is name overridden by one of the service's `param` directives? */
+static int
+upstream_overridden(const struct gw_service *svc, const char *name,
+    size_t n)
+{
+	struct gw_string	*s;
+
+	TAILQ_FOREACH(s, &svc->svc_params, s_entry)
+		if (strncmp(s->s_value, name, n) == 0 &&
+		    s->s_value[n] == '=')
+			return 1;
+	return 0;
+}
+
+/* BEGIN_REQUEST, PARAMS for the request, into u_out. */
 static void
 upstream_build(struct upstream *u)
 {
 	struct upstream_params		*pp = &upstream_scratch;
 	const struct upstream_env	*e = u->u_env;
-	struct evhttp_request		*req = u->u_req;
-	struct evkeyvalq		*hdrs;
-	struct evkeyval			*kv;
-	struct evbuffer			*body;
-	const char			*ct, *cl;
+	const struct http_head		*h = e->ue_head;
+	const struct http_field		*f;
+	const struct gw_string		*s;
+	const char			*eq;
 	uint8_t				 rec[FCGI_HEADER_SIZE + 8];
 	char				 num[32], proto[16];
-	size_t				 blen;
-
-	hdrs = evhttp_request_get_input_headers(req);
-	body = evhttp_request_get_input_buffer(req);
-	blen = evbuffer_get_length(body);
+	int				 i, over;
 
 	fcgi_header_encode(rec, FCGI_T_BEGIN_REQUEST, UPSTREAM_REQUEST_ID, 8,
 	    0);
@@ -458,64 +445,97 @@ upstream_build(struct upstream *u)
 	    FCGI_KEEP_CONN);
 	evbuffer_add(u->u_out, rec, sizeof(rec));
 
+	over = !TAILQ_EMPTY(&u->u_svc->svc_params);
 	pp->upp_len = 0;
-	snprintf(proto, sizeof(proto), "HTTP/%d.%d", req->major, req->minor);
-	upstream_params_adds(pp, "GATEWAY_INTERFACE", "CGI/1.1");
-	upstream_params_adds(pp, "SERVER_SOFTWARE", "agora-gateway/"
-	    PACKAGE_VERSION);
-	upstream_params_adds(pp, "SERVER_PROTOCOL", proto);
-	upstream_params_adds(pp, "SERVER_NAME", e->ue_server_name);
-	upstream_params_adds(pp, "SERVER_ADDR", e->ue_server_addr);
-	upstream_params_adds(pp, "SERVER_PORT", e->ue_server_port);
-	upstream_params_adds(pp, "REQUEST_METHOD",
-	    upstream_method(evhttp_request_get_command(req)));
-	upstream_params_adds(pp, "REQUEST_URI", evhttp_request_get_uri(req));
-	upstream_params_adds(pp, "QUERY_STRING", e->ue_query);
-	upstream_params_add(pp, "SCRIPT_NAME", 11, e->ue_script_name,
-	    e->ue_script_name_len);
-	upstream_params_add(pp, "PATH_INFO", 9, e->ue_path_info,
-	    e->ue_path_info_len);
-	upstream_params_adds(pp, "DOCUMENT_ROOT", "");
-	upstream_params_adds(pp, "REMOTE_ADDR", e->ue_remote_addr);
+	snprintf(proto, sizeof(proto), "HTTP/%d.%d", e->ue_major,
+	    e->ue_minor);
 	snprintf(num, sizeof(num), "%u", e->ue_remote_port);
-	upstream_params_adds(pp, "REMOTE_PORT", num);
-	ct = evhttp_find_header(hdrs, "Content-Type");
-	upstream_params_adds(pp, "CONTENT_TYPE", ct ? ct : "");
-	/* the body as evhttp decoded it (it may have come chunked) */
-	cl = evhttp_find_header(hdrs, "Content-Length");
-	if (blen > 0 || cl != NULL) {
-		snprintf(num, sizeof(num), "%zu", blen);
+	{
+		/* the gateway's own params, unless a `param` replaces one */
+		const char *std[][2] = {
+			{ "GATEWAY_INTERFACE", "CGI/1.1" },
+			{ "SERVER_SOFTWARE", "agora-gateway/" PACKAGE_VERSION },
+			{ "SERVER_PROTOCOL", proto },
+			{ "SERVER_NAME", e->ue_server_name },
+			{ "SERVER_ADDR", e->ue_server_addr },
+			{ "SERVER_PORT", e->ue_server_port },
+			{ "REQUEST_METHOD", e->ue_method },
+			{ "REQUEST_URI", e->ue_uri },
+			{ "QUERY_STRING", e->ue_query },
+			{ "DOCUMENT_ROOT", "" },
+			{ "REMOTE_ADDR", e->ue_remote_addr },
+			{ "REMOTE_PORT", num },
+			{ "REQUEST_ID", e->ue_request_id },
+			{ "CONTENT_TYPE", h->hh_ctype == -1 ? "" :
+			    e->ue_block + h->hh_fields[h->hh_ctype].hf_value },
+			{ "HTTPS", e->ue_https ? "on" : NULL },
+			{ "TRACEPARENT", e->ue_traceparent }
+		};
+		size_t	 k;
+
+		for (k = 0; k < sizeof(std) / sizeof(std[0]); k++) {
+			if (std[k][1] == NULL || (over && upstream_overridden(
+			    u->u_svc, std[k][0], strlen(std[k][0]))))
+				continue;
+			upstream_params_adds(pp, std[k][0], std[k][1]);
+		}
+	}
+	if (!over || !upstream_overridden(u->u_svc, "SCRIPT_NAME", 11))
+		upstream_params_add(pp, "SCRIPT_NAME", 11, e->ue_script_name,
+		    e->ue_script_name_len);
+	if (!over || !upstream_overridden(u->u_svc, "PATH_INFO", 9))
+		upstream_params_add(pp, "PATH_INFO", 9, e->ue_path_info,
+		    e->ue_path_info_len);
+	if (e->ue_content_length >= 0)
+		snprintf(num, sizeof(num), "%lld",
+		    (long long)e->ue_content_length);
+	else
+		num[0] = '\0';
+	if (!over || !upstream_overridden(u->u_svc, "CONTENT_LENGTH", 14))
 		upstream_params_adds(pp, "CONTENT_LENGTH", num);
-	} else
-		upstream_params_adds(pp, "CONTENT_LENGTH", "");
-	if (e->ue_https)
-		upstream_params_adds(pp, "HTTPS", "on");
-	upstream_params_adds(pp, "REQUEST_ID", e->ue_request_id);
-	if (e->ue_traceparent != NULL)
-		upstream_params_adds(pp, "TRACEPARENT", e->ue_traceparent);
-	TAILQ_FOREACH(kv, hdrs, next)
-		(void)upstream_params_header(pp, kv->key, kv->value);
+	/* fields are NUL-terminated in the block */
+	for (i = 0; i < h->hh_nfields; i++) {
+		f = &h->hh_fields[i];
+		(void)upstream_params_header(pp, e->ue_block + f->hf_name,
+		    e->ue_block + f->hf_value);
+	}
+	TAILQ_FOREACH(s, &u->u_svc->svc_params, s_entry) {
+		if ((eq = strchr(s->s_value, '=')) == NULL)
+			continue;
+		upstream_params_add(pp, s->s_value, eq - s->s_value, eq + 1,
+		    strlen(eq + 1));
+	}
 	upstream_params_records(pp, u->u_out, UPSTREAM_REQUEST_ID);
-	upstream_stdin_records(body, u->u_out, UPSTREAM_REQUEST_ID);
 }
 
 void
-upstream_start(struct upstream *u, struct evhttp_request *req,
-    struct event_base *base, struct pool *pool, const char *service,
-    const struct upstream_env *env, int read_timeout_ms,
-    upstream_done_cb done, void *arg)
+upstream_start(struct upstream *u, struct event_base *base,
+    struct pool *pool, const struct gw_service *svc,
+    const struct upstream_env *env, const struct upstream_ops *ops,
+    struct evbuffer *body, int eof, upstream_done_cb done, void *arg)
 {
 	memset(u, 0, sizeof(*u));
-	u->u_req = req;
 	u->u_base = base;
 	u->u_pool = pool;
-	u->u_service = service;
+	u->u_svc = svc;
+	u->u_service = svc->svc_name;
 	u->u_env = env;
+	u->u_ops = ops;
 	u->u_done = done;
 	u->u_arg = arg;
 	u->u_fd = -1;
-	u->u_read_tv.tv_sec = read_timeout_ms / 1000;
-	u->u_read_tv.tv_usec = (read_timeout_ms % 1000) * 1000;
+	u->u_read_tv.tv_sec = svc->svc_read_timeout / 1000;
+	u->u_read_tv.tv_usec = (svc->svc_read_timeout % 1000) * 1000;
+	u->u_out = evbuffer_new();
+	u->u_stdin = evbuffer_new();
+	u->u_in = evbuffer_new();
+	u->u_body = evbuffer_new();
+	u->u_err = evbuffer_new();
+	u->u_hdrs = xmalloc(sizeof(*u->u_hdrs));
+	TAILQ_INIT(u->u_hdrs);
+	if (body != NULL)
+		evbuffer_add_buffer(u->u_stdin, body);
+	u->u_body_eof = eof;
 	event_base_gettimeofday_cached(base, &u->u_t0);
 	upstream_acquire(u);
 }
@@ -525,40 +545,6 @@ upstream_time(const struct upstream *u)
 {
 	return (u->u_t1.tv_sec - u->u_t0.tv_sec) +
 	    (u->u_t1.tv_usec - u->u_t0.tv_usec) / 1e6;
-}
-
-/* While queued: a readable client socket with EOF means it went away. */
-static void
-upstream_client_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct upstream	*u = arg;
-	char		 c;
-	ssize_t		 n;
-
-	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-	    errno == EINTR))
-		return;
-	event_del(&u->u_cev);
-	if (n > 0)
-		return;	/* a pipelined request: evhttp reads it later */
-	upstream_finish(u, UPSTREAM_END_GONE, 0);
-}
-
-static void
-upstream_watch_client(struct upstream *u)
-{
-	struct evhttp_connection	*evcon;
-	evutil_socket_t			 fd;
-
-	evcon = evhttp_request_get_connection(u->u_req);
-	if (evcon == NULL ||
-	    (fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon)))
-	    == -1)
-		return;
-	event_assign(&u->u_cev, u->u_base, fd, EV_READ | EV_PERSIST,
-	    upstream_client_cb, u);
-	event_add(&u->u_cev, NULL);
 }
 
 static void
@@ -571,7 +557,6 @@ upstream_acquire(struct upstream *u)
 		break;
 	case POOL_PENDING:
 		u->u_waiting = 1;
-		upstream_watch_client(u);
 		break;
 	case POOL_EFULL:
 		upstream_error(u, 503, "service queue is full", 0);
@@ -588,8 +573,6 @@ upstream_pool_cb(struct pool_wait *w, int status, void *arg)
 	struct upstream	*u = arg;
 
 	u->u_waiting = 0;
-	if (event_initialized(&u->u_cev))
-		event_del(&u->u_cev);
 	switch (status) {
 	case POOL_READY:
 		upstream_connected(u);
@@ -604,23 +587,116 @@ upstream_pool_cb(struct pool_wait *w, int status, void *arg)
 	}
 }
 
+static size_t	upstream_pending(struct upstream *);
+
+/* Unsent request body, framed or not. */
+static size_t
+upstream_pending(struct upstream *u)
+{
+	return evbuffer_get_length(u->u_stdin) +
+	    evbuffer_get_length(u->u_out);
+}
+
+/* Keeps a copy of u_out from start on, for one retry while it is small. */
+static void
+upstream_keep(struct upstream *u, size_t start)
+{
+	struct evbuffer_ptr	 pos;
+	struct evbuffer_iovec	 v;
+	size_t			 n;
+
+	if (u->u_noreplay)
+		return;
+	n = evbuffer_get_length(u->u_out) - start;
+	if (evbuffer_get_length(u->u_replay) + n > UPSTREAM_REPLAY_MAX) {
+		u->u_noreplay = 1;
+		evbuffer_drain(u->u_replay, evbuffer_get_length(u->u_replay));
+		return;
+	}
+	if (n == 0)
+		return;
+	evbuffer_ptr_set(u->u_out, &pos, start, EVBUFFER_PTR_SET);
+	if (evbuffer_reserve_space(u->u_replay, n, &v, 1) < 1)
+		fatalx("%s: evbuffer_reserve_space", __func__);
+	evbuffer_copyout_from(u->u_out, &pos, v.iov_base, n);
+	v.iov_len = n;
+	evbuffer_commit_space(u->u_replay, &v, 1);
+}
+
+/* Frames what body there is as STDIN records, while u_out has room. */
+static void
+upstream_frame(struct upstream *u)
+{
+	uint8_t	 hdr[FCGI_HEADER_SIZE];
+	size_t	 n, start;
+
+	if (u->u_fd == -1 || u->u_stdin_end || u->u_wfailed)
+		return;
+	start = evbuffer_get_length(u->u_out);
+	while ((n = evbuffer_get_length(u->u_stdin)) > 0 &&
+	    evbuffer_get_length(u->u_out) < UPSTREAM_STDIN_HIWAT) {
+		if (n > FCGI_CONTENT_MAX)
+			n = FCGI_CONTENT_MAX;
+		fcgi_header_encode(hdr, FCGI_T_STDIN, UPSTREAM_REQUEST_ID, n,
+		    0);
+		evbuffer_add(u->u_out, hdr, sizeof(hdr));
+		evbuffer_remove_buffer(u->u_stdin, u->u_out, n);
+	}
+	if (u->u_body_eof && evbuffer_get_length(u->u_stdin) == 0) {
+		fcgi_header_encode(hdr, FCGI_T_STDIN, UPSTREAM_REQUEST_ID, 0,
+		    0);
+		evbuffer_add(u->u_out, hdr, sizeof(hdr));
+		u->u_stdin_end = 1;
+	}
+	upstream_keep(u, start);
+}
+
+int
+upstream_body(struct upstream *u, struct evbuffer *data, int eof)
+{
+	if (u->u_finished)
+		return 0;
+	if (data != NULL)
+		evbuffer_add_buffer(u->u_stdin, data);
+	if (eof)
+		u->u_body_eof = 1;
+	if (u->u_fd != -1) {
+		upstream_frame(u);
+		if (upstream_write(u) == -1) {
+			/* the read side sees the EOF and decides */
+			u->u_wfailed = 1;
+			evbuffer_drain(u->u_out, evbuffer_get_length(u->u_out));
+		}
+	}
+	if (upstream_pending(u) >= UPSTREAM_STDIN_HIWAT) {
+		u->u_want = 1;
+		return 1;
+	}
+	return 0;
+}
+
 static void
 upstream_connected(struct upstream *u)
 {
 	u->u_fd = u->u_wait.pw_fd;
 	u->u_reused = u->u_wait.pw_reused;
-	if (u->u_out == NULL) {
-		u->u_out = evbuffer_new();
-		u->u_in = evbuffer_new();
-		u->u_body = evbuffer_new();
-		u->u_err = evbuffer_new();
-	}
 	upstream_parser_init(&u->u_parser, UPSTREAM_REQUEST_ID);
-	upstream_build(u);
 	event_assign(&u->u_ev, u->u_base, u->u_fd, EV_READ | EV_PERSIST,
 	    upstream_read_cb, u);
 	event_assign(&u->u_wev, u->u_base, u->u_fd, EV_WRITE | EV_PERSIST,
 	    upstream_write_cb, u);
+	if (u->u_retried) {
+		/* the same bytes again, on the new connection */
+		u->u_wfailed = 0;
+		evbuffer_add(u->u_out, evbuffer_pullup(u->u_replay, -1),
+		    evbuffer_get_length(u->u_replay));
+	} else {
+		if (u->u_replay == NULL)
+			u->u_replay = evbuffer_new();
+		upstream_build(u);
+		upstream_keep(u, 0);
+		upstream_frame(u);
+	}
 	event_add(&u->u_ev, &u->u_read_tv);
 	if (upstream_write(u) == -1)
 		upstream_early(u, "cannot write to the service");
@@ -636,15 +712,24 @@ upstream_write(struct upstream *u)
 		n = evbuffer_write(u->u_out, u->u_fd);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				event_add(&u->u_wev, NULL);
+				if (!event_pending(&u->u_wev, EV_WRITE, NULL))
+					event_add(&u->u_wev, NULL);
 				return 0;
 			}
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
+		/* more body fits now */
+		upstream_frame(u);
 	}
-	event_del(&u->u_wev);
+	if (event_initialized(&u->u_wev) &&
+	    event_pending(&u->u_wev, EV_WRITE, NULL))
+		event_del(&u->u_wev);
+	if (u->u_want && upstream_pending(u) < UPSTREAM_STDIN_LOWAT) {
+		u->u_want = 0;
+		u->u_ops->uo_more(u->u_arg);
+	}
 	return 0;
 }
 
@@ -662,21 +747,36 @@ upstream_write_cb(evutil_socket_t fd, short what, void *arg)
 	/* it answered without reading all of the body: not reusable */
 	u->u_wfailed = 1;
 	evbuffer_drain(u->u_out, evbuffer_get_length(u->u_out));
+	evbuffer_drain(u->u_stdin, evbuffer_get_length(u->u_stdin));
 	event_del(&u->u_wev);
+}
+
+ssize_t
+upstream_recv(struct evbuffer *buf, int fd, size_t max)
+{
+	struct evbuffer_iovec	 v;
+	ssize_t			 n;
+
+	if (evbuffer_reserve_space(buf, max, &v, 1) < 1)
+		fatalx("%s: evbuffer_reserve_space", __func__);
+	n = recv(fd, v.iov_base, max, 0);
+	v.iov_len = n > 0 ? (size_t)n : 0;
+	evbuffer_commit_space(buf, &v, 1);
+	return n;
 }
 
 static void
 upstream_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct upstream	*u = arg;
-	int		 n;
+	ssize_t		 n;
 
 	if (what & EV_TIMEOUT) {
 		upstream_error(u, 504, "the service did not answer in time",
 		    0);
 		return;
 	}
-	n = evbuffer_read(u->u_in, fd, UPSTREAM_READ_MAX);
+	n = upstream_recv(u->u_in, fd, UPSTREAM_READ_MAX);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 	    errno == EINTR))
 		return;
@@ -690,12 +790,13 @@ upstream_read_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * The backend failed before END_REQUEST.  A kept-alive connection that
- * never gave a byte was most likely closed under us: one retry.
+ * never gave a byte was most likely closed under us: one retry, when
+ * what was sent can be sent again.
  */
 static void
 upstream_early(struct upstream *u, const char *detail)
 {
-	if (!u->u_got && u->u_reused && !u->u_retried) {
+	if (!u->u_got && u->u_reused && !u->u_retried && !u->u_noreplay) {
 		log_debug("%s: %s: retrying on another connection (rid %s)",
 		    __func__, u->u_service, u->u_env->ue_request_id);
 		event_del(&u->u_ev);
@@ -714,13 +815,11 @@ upstream_early(struct upstream *u, const char *detail)
 static void
 upstream_process(struct upstream *u)
 {
-	struct evhttp_connection	*evcon;
-	struct evbuffer			*cout;
-	const char			*errstr = NULL;
-	char				 reason[64];
-	ssize_t				 hlen;
-	size_t				 len;
-	int				 r, status;
+	const char	*errstr = NULL;
+	char		 reason[64];
+	ssize_t		 hlen;
+	size_t		 len;
+	int		 r, status;
 
 	r = upstream_parse(&u->u_parser, u->u_in, u->u_body, u->u_err,
 	    &errstr);
@@ -736,7 +835,7 @@ upstream_process(struct upstream *u)
 	if (!u->u_started && (len = evbuffer_get_length(u->u_body)) > 0) {
 		hlen = upstream_cgi_parse((const char *)evbuffer_pullup(
 		    u->u_body, -1), len, &status, reason, sizeof(reason),
-		    evhttp_request_get_output_headers(u->u_req), &errstr);
+		    u->u_hdrs, &errstr);
 		if (hlen == 0 && len > UPSTREAM_HEADER_MAX) {
 			hlen = -1;
 			errstr = "CGI header block too long";
@@ -752,48 +851,26 @@ upstream_process(struct upstream *u)
 			evbuffer_drain(u->u_body, hlen);
 			u->u_status = status;
 			u->u_started = 1;
-			/*
-			 * HTTP/1.0 cannot chunk: without a length only EOF
-			 * ends the body, and evhttp would claim
-			 * "Content-Length: 0" for a kept-alive connection.
-			 */
-			if (u->u_req->minor == 0 && evhttp_find_header(
-			    evhttp_request_get_output_headers(u->u_req),
-			    "Content-Length") == NULL)
-				evhttp_remove_header(
-				    evhttp_request_get_input_headers(u->u_req),
-				    "Connection");
-			evhttp_send_reply_start(u->u_req, status,
-			    reason[0] != '\0' ? reason : NULL);
+			u->u_ops->uo_head(u->u_arg, status,
+			    reason[0] != '\0' ? reason : NULL, u->u_hdrs);
 		}
 	}
 	if (u->u_started && (len = evbuffer_get_length(u->u_body)) > 0) {
 		u->u_bytes += len;
-		evhttp_send_reply_chunk_with_cb(u->u_req, u->u_body,
-		    upstream_drained, u);
-		/* HEAD, 204, 304: evhttp leaves the body where it was */
-		evbuffer_drain(u->u_body, evbuffer_get_length(u->u_body));
-		evcon = evhttp_request_get_connection(u->u_req);
-		if (evcon != NULL && r == 0) {
-			cout = bufferevent_get_output(
-			    evhttp_connection_get_bufferevent(evcon));
-			if (evbuffer_get_length(cout) > UPSTREAM_CLIENT_HIWAT) {
-				u->u_paused = 1;
-				event_del(&u->u_ev);
-			}
+		if (u->u_ops->uo_body(u->u_arg, u->u_body, r == 1) &&
+		    r == 0) {
+			u->u_paused = 1;
+			event_del(&u->u_ev);
 		}
 	}
 	if (r == 1)
 		upstream_end(u);
 }
 
-/* The client's output buffer has drained: read the backend again. */
-static void
-upstream_drained(struct evhttp_connection *evcon, void *arg)
+void
+upstream_resume(struct upstream *u)
 {
-	struct upstream	*u = arg;
-
-	if (u->u_paused) {
+	if (u->u_paused && u->u_fd != -1 && !u->u_finished) {
 		u->u_paused = 0;
 		event_add(&u->u_ev, &u->u_read_tv);
 	}
@@ -806,7 +883,8 @@ upstream_end(struct upstream *u)
 
 	/* leftovers either way would corrupt the next request */
 	reusable = evbuffer_get_length(u->u_in) == 0 &&
-	    evbuffer_get_length(u->u_out) == 0 && !u->u_wfailed;
+	    evbuffer_get_length(u->u_out) == 0 && u->u_stdin_end &&
+	    !u->u_wfailed;
 	switch (u->u_parser.upr_protocol_status) {
 	case FCGI_S_REQUEST_COMPLETE:
 		if (!u->u_started) {
@@ -849,33 +927,39 @@ upstream_error(struct upstream *u, int status, const char *detail,
 void
 upstream_abort(struct upstream *u)
 {
+	if (u->u_finished)
+		return;
 	upstream_finish(u, UPSTREAM_END_GONE, 0);
 }
 
 static void
 upstream_finish(struct upstream *u, enum upstream_end end, int reusable)
 {
+	u->u_finished = 1;
 	if (u->u_waiting) {
 		pool_cancel(&u->u_wait);
 		u->u_waiting = 0;
 	}
-	if (event_initialized(&u->u_cev))
-		event_del(&u->u_cev);
 	if (u->u_fd != -1) {
 		event_del(&u->u_ev);
 		event_del(&u->u_wev);
 		pool_release(u->u_pool, u->u_fd, reusable);
 		u->u_fd = -1;
 	}
-	if (u->u_err != NULL && evbuffer_get_length(u->u_err) > 0)
+	if (evbuffer_get_length(u->u_err) > 0)
 		upstream_stderr(u, 1);
-	if (u->u_out != NULL) {
-		evbuffer_free(u->u_out);
-		evbuffer_free(u->u_in);
-		evbuffer_free(u->u_body);
-		evbuffer_free(u->u_err);
-		u->u_out = u->u_in = u->u_body = u->u_err = NULL;
-	}
+	evbuffer_free(u->u_out);
+	evbuffer_free(u->u_stdin);
+	evbuffer_free(u->u_in);
+	evbuffer_free(u->u_body);
+	evbuffer_free(u->u_err);
+	if (u->u_replay != NULL)
+		evbuffer_free(u->u_replay);
+	u->u_out = u->u_stdin = u->u_in = u->u_body = u->u_err = NULL;
+	u->u_replay = NULL;
+	evhttp_clear_headers(u->u_hdrs);
+	free(u->u_hdrs);
+	u->u_hdrs = NULL;
 	event_base_gettimeofday_cached(u->u_base, &u->u_t1);
 	u->u_done(u, end, u->u_arg);
 }

@@ -31,7 +31,6 @@
 #include "pool.h"
 
 struct evbuffer;
-struct evhttp_request;
 struct evkeyvalq;
 
 /* ---- params: name-value pairs built into one growing buffer ---- */
@@ -105,8 +104,17 @@ ssize_t	upstream_cgi_parse(const char *p, size_t len, int *status,
 
 /* ---- the request driver ---- */
 
+struct gw_service;
+struct http_head;
+
 /* What the HTTP front knows that FastCGI params need. */
 struct upstream_env {
+	const char	*ue_method;		/* NUL-terminated */
+	const char	*ue_uri;		/* request target as received */
+	int		 ue_major, ue_minor;
+	const char	*ue_block;		/* the request head block.. */
+	const struct http_head *ue_head;	/* ..and its fields */
+	int64_t		 ue_content_length;	/* body length, -1: none */
 	const char	*ue_script_name;	/* route's strip, "" */
 	size_t		 ue_script_name_len;
 	const char	*ue_path_info;		/* rest of the path */
@@ -126,31 +134,49 @@ struct upstream_env {
 enum upstream_end {
 	UPSTREAM_END_OK,	/* response complete: send the last chunk */
 	UPSTREAM_END_ERROR,	/* u_status/u_detail: answer or cut */
-	UPSTREAM_END_GONE	/* the client went away first */
+	UPSTREAM_END_GONE	/* upstream_abort() was called */
 };
 
 struct upstream;
 /*
  * Called once per request, after the backend connection has been given
- * back; the HTTP front logs the request and sends the end of the response
- * (or the error), which may free the evhttp request.
+ * back; the HTTP front logs the request and ends the response (or
+ * answers the error).  Nothing touches the upstream after it returns, so
+ * the front may free it there.
  */
 typedef void	(*upstream_done_cb)(struct upstream *, enum upstream_end,
 		    void *arg);
 
+/*
+ * The front's side of the response.  None of these may call back into
+ * the upstream (defer with an event instead).
+ */
+struct upstream_ops {
+	/* The response head: the CGI status, reason (NULL: standard) and
+	 * headers (the front may take them out of hdrs). */
+	void	(*uo_head)(void *arg, int status, const char *reason,
+		    struct evkeyvalq *hdrs);
+	/* Body bytes, all to be taken out of buf; last: END_REQUEST
+	 * follows at once.  Returns 1 when the client's buffer is full:
+	 * the upstream stops reading the backend until upstream_resume(). */
+	int	(*uo_body)(void *arg, struct evbuffer *buf, int last);
+	/* The upstream has room for more request body again. */
+	void	(*uo_more)(void *arg);
+};
+
 /* One request; embedded in the front's per-request struct. */
 struct upstream {
-	struct evhttp_request	*u_req;
 	struct event_base	*u_base;
 	struct pool		*u_pool;
+	const struct gw_service	*u_svc;
 	const char		*u_service;
 	const struct upstream_env *u_env;
+	const struct upstream_ops *u_ops;
 	upstream_done_cb	 u_done;
 	void			*u_arg;
 	struct timeval		 u_read_tv;
 
 	struct pool_wait	 u_wait;
-	struct event		 u_cev;		/* client close, while queued */
 	int			 u_fd;
 	int			 u_reused;
 	int			 u_retried;
@@ -159,12 +185,20 @@ struct upstream {
 	int			 u_got;		/* any byte from backend */
 	int			 u_started;	/* response head sent */
 	int			 u_wfailed;	/* backend stopped reading */
+	int			 u_body_eof;	/* all of the body given */
+	int			 u_stdin_end;	/* empty STDIN queued */
+	int			 u_want;	/* the front waits for room */
+	int			 u_noreplay;	/* sent too much to retry */
+	int			 u_finished;	/* done has been called */
 	struct event		 u_ev;		/* read + read timeout */
 	struct event		 u_wev;		/* write, while u_out has data */
 	struct evbuffer		*u_out;		/* records to the backend */
+	struct evbuffer		*u_replay;	/* copy of them, for a retry */
+	struct evbuffer		*u_stdin;	/* body not yet in records */
 	struct evbuffer		*u_in;		/* records from it */
 	struct evbuffer		*u_body;	/* STDOUT content */
 	struct evbuffer		*u_err;		/* STDERR content */
+	struct evkeyvalq	*u_hdrs;	/* CGI response headers */
 	struct upstream_parser	 u_parser;
 	struct timeval		 u_t0;		/* upstream time */
 	struct timeval		 u_t1;
@@ -175,21 +209,34 @@ struct upstream {
 };
 
 /*
- * Starts req on a connection from pool.  env must stay valid until done
- * is called.  read_timeout_ms bounds each wait for backend bytes.
+ * Starts a request on a connection from pool; svc gives the name, the
+ * read timeout and the extra params.  body (NULL: none) holds the request
+ * body bytes there are so far (moved out), eof says it is all of it;
+ * more comes with upstream_body().  env must stay valid until done is
+ * called.  done may be called before this returns.
  */
-void	upstream_start(struct upstream *, struct evhttp_request *,
-	    struct event_base *, struct pool *, const char *service,
-	    const struct upstream_env *, int read_timeout_ms,
-	    upstream_done_cb, void *arg);
+void	upstream_start(struct upstream *, struct event_base *,
+	    struct pool *, const struct gw_service *svc,
+	    const struct upstream_env *, const struct upstream_ops *,
+	    struct evbuffer *body, int eof, upstream_done_cb, void *arg);
 /*
- * The client connection closed: stop, give the backend connection back
- * (closed), and call done with UPSTREAM_END_GONE.  While a request waits
- * in a pool queue the upstream watches the client socket itself (evhttp
- * does not read it then) and ends with UPSTREAM_END_GONE on EOF, so dead
- * requests do not hold queue places.
+ * Request body bytes (moved out of data; data may be NULL), eof when it
+ * is all there.  Returns 1 when the upstream holds enough unsent body:
+ * the front should stop reading until uo_more is called.
+ */
+int	upstream_body(struct upstream *, struct evbuffer *data, int eof);
+/* The client's output drained after uo_body returned 1. */
+void	upstream_resume(struct upstream *);
+/*
+ * Stop: give the backend connection back (closed), and call done with
+ * UPSTREAM_END_GONE.  A no-op once done has been called.
  */
 void	upstream_abort(struct upstream *);
+/*
+ * Reads at most max bytes from fd into buf with one recv() (evbuffer_read
+ * asks FIONREAD first: a syscall per read).  As read(2).
+ */
+ssize_t	upstream_recv(struct evbuffer *buf, int fd, size_t max);
 /* Frees the calling thread's params scratch buffer (at thread exit). */
 void	upstream_thread_free(void);
 /* Upstream time so far, in seconds. */

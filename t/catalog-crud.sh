@@ -8,6 +8,10 @@ t_gateway_start
 P=$T_URL/api/products
 ts='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$'
 
+# --- the category the product goes in
+t_http POST "$T_URL/api/categories" '{"slug": "kitchen", "name": "Kitchen"}'
+t_is "category: 201" "$T_STATUS" 201
+
 # --- create
 t_http POST "$P" '{"sku": "MUG-001", "name": "Mug",
     "description": "A large mug", "price": {"amount": 1299,

@@ -1,7 +1,10 @@
 /*
- * Products: CRUD with soft delete, optimistic versions (ETag/If-Match)
- * and keyset paging on id.  Every statement is a constant with bound
- * parameters.
+ * Products: CRUD with soft delete, optimistic versions (ETag/If-Match),
+ * keyset paging on id with filters and full-text search, and the events
+ * of every change written in the transaction that makes it.  Every
+ * statement is a constant with bound parameters: the few shapes a
+ * listing can take are compiled in, and filters that are absent bind
+ * NULL ("? IS NULL OR ...").
  */
 
 #include <errno.h>
@@ -14,16 +17,19 @@
 #include "catalog.h"
 #include "cursor.h"
 #include "db.h"
+#include "idempotency.h"
+#include "identity.h"
 #include "json.h"
 #include "log.h"
+#include "outbox.h"
 #include "problem.h"
 #include "request.h"
 #include "response.h"
 #include "validate.h"
 #include "xmalloc.h"
 
-#define PRODUCTS_LIMIT_DEFAULT	20
-#define PRODUCTS_LIMIT_MAX	100
+#define PRODUCTS_Q_MAX		200	/* bytes of ?q= */
+#define PRODUCTS_Q_WORDS	16	/* words of ?q= used */
 
 /* Column order of PRODUCT_COLS, for db_value(). */
 enum product_col {
@@ -40,13 +46,34 @@ static const char sql_get[] =
 static const char sql_lock[] =
     "SELECT " PRODUCT_COLS " FROM products"
     " WHERE id = ? AND deleted_at IS NULL FOR UPDATE";
-static const char sql_list[] =
-    "SELECT " PRODUCT_COLS " FROM products"
-    " WHERE deleted_at IS NULL AND id > ? ORDER BY id LIMIT ?";
-static const char sql_list_category[] =
-    "SELECT " PRODUCT_COLS " FROM products"
-    " WHERE deleted_at IS NULL AND category = ? AND id > ?"
-    " ORDER BY id LIMIT ?";
+/*
+ * Listings.  ?category= takes the category and its descendants (the
+ * recursive CTE; UNION, not UNION ALL, so that even a cycle made by hand
+ * in the table ends the recursion); ?q= is a boolean-mode MATCH over products_text with
+ * terms products_search() made safe.  Parameters in order: [category],
+ * [q], min_price twice, max_price twice, currency twice, after, limit.
+ */
+#define LIST_TREE	"WITH RECURSIVE tree (slug) AS (" \
+	"SELECT slug FROM categories WHERE slug = ? UNION " \
+	"SELECT c.slug FROM categories c JOIN tree t ON c.parent = t.slug) "
+#define LIST_SELECT	"SELECT " PRODUCT_COLS " FROM products" \
+	" WHERE deleted_at IS NULL"
+#define LIST_IN_TREE	" AND category IN (SELECT slug FROM tree)"
+#define LIST_MATCH	" AND MATCH (name, description)" \
+	" AGAINST (? IN BOOLEAN MODE)"
+#define LIST_FILTERS	" AND (? IS NULL OR price_amount >= ?)" \
+	" AND (? IS NULL OR price_amount <= ?)" \
+	" AND (? IS NULL OR currency = ?)" \
+	" AND id > ? ORDER BY id LIMIT ?"
+
+#define LIST_BY_Q		0x01
+#define LIST_BY_CATEGORY	0x02
+static const char *const sql_lists[] = {
+	LIST_SELECT LIST_FILTERS,
+	LIST_SELECT LIST_MATCH LIST_FILTERS,
+	LIST_TREE LIST_SELECT LIST_IN_TREE LIST_FILTERS,
+	LIST_TREE LIST_SELECT LIST_IN_TREE LIST_MATCH LIST_FILTERS
+};
 static const char sql_insert[] =
     "INSERT INTO products (sku, name, description, price_amount,"
     " currency, category, version, created_at, updated_at)"
@@ -65,7 +92,8 @@ static const char sql_delete[] =
 enum product_outcome {
 	PRODUCT_NOT_FOUND = 1,
 	PRODUCT_PRECONDITION,
-	PRODUCT_DUPLICATE
+	PRODUCT_DUPLICATE,
+	PRODUCT_NO_CATEGORY
 };
 
 /* Members of the input present in the body. */
@@ -88,6 +116,9 @@ struct product_in {
 
 /* One write: its input, guard, and the row it leaves behind. */
 struct product_write {
+	struct request		*r;
+	struct response		*rs;
+	int			 ok;		/* 200, 201 or 204 */
 	long long		 id;
 	struct product_in	 in;
 	int			 partial;	/* PATCH: merge over the row */
@@ -103,18 +134,6 @@ static const char *const product_readonly[] = {
 	"id", "created_at", "updated_at", "version", NULL
 };
 static const char *const price_known[] = { "amount", "currency", NULL };
-
-/* Answers a failed db_* call: 503 when the server is unreachable. */
-static void
-products_dberror(struct request *r, struct response *rs, const char *what)
-{
-	char	*cause;
-
-	xasprintf(&cause, "%s: database error %u: %s", what, db_errno(),
-	    db_error());
-	problem_internal(r, rs, db_temporary() ? 503 : 500, cause);
-	free(cause);
-}
 
 /* The {id} capture as a positive integer, or 0. */
 static long long
@@ -138,13 +157,6 @@ products_is_currency(const char *s)
 {
 	return strlen(s) == 3 && s[0] >= 'A' && s[0] <= 'Z' &&
 	    s[1] >= 'A' && s[1] <= 'Z' && s[2] >= 'A' && s[2] <= 'Z';
-}
-
-static int
-products_is_slug(const char *s)
-{
-	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") ==
-	    strlen(s);
 }
 
 /*
@@ -177,7 +189,10 @@ products_input(struct validate *v, yajl_val body, int full,
 	if (validate_string(v, body, "category", "category", 0, 0, 64,
 	    &in->category) >= 0 && (full ||
 	    json_get(body, "category") != NULL)) {
-		if (in->category != NULL && !products_is_slug(in->category))
+		/* "" means none, like null. */
+		if (in->category != NULL && *in->category == '\0')
+			in->category = NULL;
+		if (in->category != NULL && !catalog_slug_valid(in->category))
 			validate_error(v, "category", "must be a slug: "
 			    "lowercase letters, digits and '-'");
 		else
@@ -257,52 +272,198 @@ products_reply(struct request *r, struct response *rs, int status,
 	products_gen(response_json(rs), res, 0);
 }
 
-void
-products_list(struct request *r, struct response *rs)
+/*
+ * Turns ?q= into a boolean-mode query that cannot be a syntax error:
+ * every run of ASCII letters and digits or non-ASCII bytes (q is valid
+ * UTF-8) is a word, everything else (the operators + - < > ( ) ~ * " @
+ * among them) separates words, and each word becomes "+word*": all words
+ * must match, as a word or the start of one.  At most PRODUCTS_Q_WORDS
+ * words.  A new string the caller frees; "" when q has no word.
+ */
+static char *
+products_search(const char *q)
 {
-	struct db_result	*res;
-	struct db_param		 p[3];
-	const char		*s, *errstr, *category;
-	char			*scope, *next = NULL, *end;
-	long long		 after = 0, limit = PRODUCTS_LIMIT_DEFAULT;
-	size_t			 i, n = 0, shown;
-	yajl_gen		 g;
+	char		*out, *o;
+	size_t		 nwords = 0;
+	unsigned char	 c;
+	int		 inword = 0, isword;
 
-	if ((s = query_get(&r->rq_query, "limit")) != NULL) {
-		errno = 0;
-		limit = strtoll(s, &end, 10);
-		if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
-		    limit < 1 || limit > PRODUCTS_LIMIT_MAX) {
-			problem_send(r, rs, 400, "limit must be an integer "
-			    "from 1 to %d", PRODUCTS_LIMIT_MAX);
-			return;
-		}
+	/* A one-byte word and its separator (2 bytes) become 4: "+w* ". */
+	o = out = xmalloc(3 * strlen(q) + 1);
+	for (; *q != '\0'; q++) {
+		c = (unsigned char)*q;
+		isword = c >= 0x80 || (c >= '0' && c <= '9') ||
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+		if (isword && !inword) {
+			if (nwords == PRODUCTS_Q_WORDS)
+				break;
+			if (nwords++ > 0)
+				*o++ = ' ';
+			*o++ = '+';
+		} else if (!isword && inword)
+			*o++ = '*';
+		if (isword)
+			*o++ = (char)c;
+		inword = isword;
 	}
-	category = query_get(&r->rq_query, "category");
-	if (category != NULL && *category == '\0')
-		category = NULL;
-	xasprintf(&scope, "products?category=%s",
-	    category != NULL ? category : "");
-	if ((s = query_get(&r->rq_query, "cursor")) != NULL && *s != '\0' &&
-	    cursor_decode(s, scope, &after, &errstr) == -1) {
-		problem_send(r, rs, 400, "%s", errstr);
-		free(scope);
-		return;
+	if (inword)
+		*o++ = '*';
+	*o = '\0';
+	return out;
+}
+
+/* The filters of a listing, as the query gave them. */
+struct product_filter {
+	const char	*category;
+	char		*search;	/* products_search(q) */
+	const char	*q;
+	long long	 min_price, max_price;	/* -1: none */
+	const char	*currency;
+};
+
+/* ?name= as an amount: 0 and *v (-1 when absent), or -1. */
+static int
+products_amount(struct request *r, const char *name, long long *v)
+{
+	const char	*s;
+	char		*end;
+
+	*v = -1;
+	if ((s = query_get(&r->rq_query, name)) == NULL || *s == '\0')
+		return 0;
+	errno = 0;
+	*v = strtoll(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
+	    strlen(s) > 18)
+		return -1;
+	return 0;
+}
+
+/* Reads and checks the filters; 0, or -1 after answering 400. */
+static int
+products_filter(struct request *r, struct response *rs,
+    struct product_filter *f)
+{
+	memset(f, 0, sizeof *f);
+	f->category = query_get(&r->rq_query, "category");
+	if (f->category != NULL && *f->category == '\0')
+		f->category = NULL;
+	if (f->category != NULL && !catalog_slug_valid(f->category)) {
+		problem_send(r, rs, 400, "category must be a slug: lowercase "
+		    "letters, digits and '-'");
+		return -1;
 	}
-	if (category != NULL)
-		p[n++] = (struct db_param)DB_STR(category);
+	f->q = query_get(&r->rq_query, "q");
+	if (f->q != NULL && *f->q == '\0')
+		f->q = NULL;
+	if (f->q != NULL && (strlen(f->q) > PRODUCTS_Q_MAX ||
+	    !json_utf8_valid(f->q, strlen(f->q)))) {
+		problem_send(r, rs, 400, "q must be valid UTF-8 of at most "
+		    "%d bytes", PRODUCTS_Q_MAX);
+		return -1;
+	}
+	if (products_amount(r, "min_price", &f->min_price) == -1 ||
+	    products_amount(r, "max_price", &f->max_price) == -1) {
+		problem_send(r, rs, 400, "min_price and max_price must be "
+		    "non-negative integers (minor units)");
+		return -1;
+	}
+	f->currency = query_get(&r->rq_query, "currency");
+	if (f->currency != NULL && *f->currency == '\0')
+		f->currency = NULL;
+	if (f->currency != NULL && !products_is_currency(f->currency)) {
+		problem_send(r, rs, 400, "currency must be an ISO 4217 code: "
+		    "3 uppercase letters");
+		return -1;
+	}
+	if (f->q != NULL)
+		f->search = products_search(f->q);
+	return 0;
+}
+
+/* The cursor scope: the listing and its normalised filters. */
+static char *
+products_scope(const struct product_filter *f)
+{
+	char	*scope;
+
+	xasprintf(&scope, "products?category=%s&q=%s&min_price=%lld"
+	    "&max_price=%lld&currency=%s",
+	    f->category != NULL ? f->category : "",
+	    f->search != NULL ? f->search : "", f->min_price, f->max_price,
+	    f->currency != NULL ? f->currency : "");
+	return scope;
+}
+
+/* Binds f and the page as sql_lists[*which] expects. */
+static size_t
+products_list_bind(struct db_param *p, const struct product_filter *f,
+    long long after, long long limit, int *which)
+{
+	static const struct db_param	 null = { .type = DB_NULL };
+	size_t				 n = 0;
+
+	*which = 0;
+	if (f->category != NULL) {
+		*which |= LIST_BY_CATEGORY;
+		p[n++] = (struct db_param)DB_STR(f->category);
+	}
+	if (f->search != NULL) {
+		*which |= LIST_BY_Q;
+		p[n++] = (struct db_param)DB_STR(f->search);
+	}
+	p[n] = f->min_price < 0 ? null :
+	    (struct db_param)DB_INT(f->min_price);
+	p[n + 1] = p[n];
+	n += 2;
+	p[n] = f->max_price < 0 ? null :
+	    (struct db_param)DB_INT(f->max_price);
+	p[n + 1] = p[n];
+	n += 2;
+	p[n] = (struct db_param)DB_STR(f->currency);
+	p[n + 1] = p[n];
+	n += 2;
 	p[n++] = (struct db_param)DB_INT(after);
 	/* One more than asked tells whether there is a next page. */
 	p[n++] = (struct db_param)DB_INT(limit + 1);
-	if (db_query(category != NULL ? sql_list_category : sql_list, p, n,
-	    &res) == -1) {
-		products_dberror(r, rs, "list");
-		free(scope);
+	return n;
+}
+
+void
+products_list(struct request *r, struct response *rs)
+{
+	struct product_filter	 f;
+	struct db_result	*res = NULL;
+	struct db_param		 p[10];
+	const char		*s, *errstr;
+	char			*scope = NULL, *next = NULL;
+	long long		 after = 0, limit;
+	size_t			 i, n, shown = 0;
+	int			 which;
+	yajl_gen		 g;
+
+	if (catalog_limit(r, rs, &limit) == -1 ||
+	    products_filter(r, rs, &f) == -1)
 		return;
+	scope = products_scope(&f);
+	if ((s = query_get(&r->rq_query, "cursor")) != NULL && *s != '\0' &&
+	    cursor_decode(s, scope, &after, &errstr) == -1) {
+		problem_send(r, rs, 400, "%s", errstr);
+		goto done;
 	}
-	shown = res->nrows > (size_t)limit ? (size_t)limit : res->nrows;
-	if (res->nrows > (size_t)limit)
-		next = cursor_encode(scope, db_value(res, shown - 1, PC_ID)->i);
+	/* A q without a word matches nothing; no need to ask. */
+	if (f.search == NULL || *f.search != '\0') {
+		n = products_list_bind(p, &f, after, limit, &which);
+		if (db_query(sql_lists[which], p, n, &res) == -1) {
+			catalog_dberror(r, rs, "list");
+			goto done;
+		}
+		shown = res->nrows > (size_t)limit ? (size_t)limit :
+		    res->nrows;
+		if (res->nrows > (size_t)limit)
+			next = cursor_encode(scope,
+			    db_value(res, shown - 1, PC_ID)->i);
+	}
 
 	g = response_json(rs);
 	yajl_gen_map_open(g);
@@ -313,6 +474,8 @@ products_list(struct request *r, struct response *rs)
 	yajl_gen_array_close(g);
 	json_gen_kv_str(g, "next_cursor", next);
 	yajl_gen_map_close(g);
+done:
+	free(f.search);
 	free(next);
 	free(scope);
 	db_result_free(res);
@@ -333,7 +496,7 @@ products_get(struct request *r, struct response *rs)
 	}
 	p[0] = (struct db_param)DB_INT(id);
 	if (db_query(sql_get, p, 1, &res) == -1) {
-		products_dberror(r, rs, "get");
+		catalog_dberror(r, rs, "get");
 		return;
 	}
 	if (res->nrows == 0)
@@ -364,6 +527,20 @@ products_bind(struct db_param *p, const struct product_in *in)
 	return 6;
 }
 
+/* The outcome of a failed INSERT or UPDATE of a product. */
+static int
+products_write_error(void)
+{
+	switch (db_errno()) {
+	case DB_ER_DUP_ENTRY:
+		return PRODUCT_DUPLICATE;
+	case CATALOG_ER_NO_REFERENCED_ROW:
+		return PRODUCT_NO_CATEGORY;
+	default:
+		return -1;
+	}
+}
+
 /* Reads the written row back into w->row. */
 static int
 products_reread(struct product_write *w)
@@ -373,7 +550,108 @@ products_reread(struct product_write *w)
 	p[0] = (struct db_param)DB_INT(w->id);
 	db_result_free(w->row);
 	w->row = NULL;
-	return db_query(sql_get, p, 1, &w->row);
+	if (db_query(sql_get, p, 1, &w->row) == -1)
+		return -1;
+	/* Written in this very transaction: it cannot be missing. */
+	if (w->row->nrows != 1) {
+		log_warnx("%s: product %lld vanished", __func__, w->id);
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes event type about product id with the document in g. */
+static int
+products_event(const char *type, long long id, yajl_gen g)
+{
+	char	 agg[32];
+
+	snprintf(agg, sizeof agg, "%lld", id);
+	return outbox_append_gen(type, agg, g);
+}
+
+/* product.created / product.updated: the product as it now is. */
+static int
+products_event_row(const char *type, const struct db_result *res)
+{
+	yajl_gen	 g;
+	int		 rc;
+
+	g = json_gen_new();
+	products_gen(g, res, 0);
+	rc = products_event(type, db_value(res, 0, PC_ID)->i, g);
+	yajl_gen_free(g);
+	return rc;
+}
+
+static void
+products_gen_price(yajl_gen g, const char *key, const struct db_result *res)
+{
+	json_gen_cstr(g, key);
+	yajl_gen_map_open(g);
+	json_gen_kv_int(g, "amount", db_value(res, 0, PC_AMOUNT)->i);
+	json_gen_kv_str(g, "currency", db_value(res, 0, PC_CURRENCY)->s);
+	yajl_gen_map_close(g);
+}
+
+/* product.price_changed when the price of old and new differs. */
+static int
+products_event_price(const struct db_result *old, const struct db_result *new)
+{
+	yajl_gen	 g;
+	int		 rc;
+
+	if (db_value(old, 0, PC_AMOUNT)->i == db_value(new, 0, PC_AMOUNT)->i &&
+	    strcmp(db_value(old, 0, PC_CURRENCY)->s,
+	    db_value(new, 0, PC_CURRENCY)->s) == 0)
+		return 0;
+	g = json_gen_new();
+	yajl_gen_map_open(g);
+	json_gen_kv_int(g, "id", db_value(new, 0, PC_ID)->i);
+	json_gen_kv_str(g, "sku", db_value(new, 0, PC_SKU)->s);
+	products_gen_price(g, "old_price", old);
+	products_gen_price(g, "new_price", new);
+	json_gen_kv_int(g, "version", db_value(new, 0, PC_VERSION)->i);
+	yajl_gen_map_close(g);
+	rc = products_event("product.price_changed",
+	    db_value(new, 0, PC_ID)->i, g);
+	yajl_gen_free(g);
+	return rc;
+}
+
+/* product.deleted: what identified the product (old: its last row). */
+static int
+products_event_deleted(const struct db_result *old)
+{
+	yajl_gen	 g;
+	int		 rc;
+
+	g = json_gen_new();
+	yajl_gen_map_open(g);
+	json_gen_kv_int(g, "id", db_value(old, 0, PC_ID)->i);
+	json_gen_kv_str(g, "sku", db_value(old, 0, PC_SKU)->s);
+	json_gen_kv_int(g, "version", db_value(old, 0, PC_VERSION)->i + 1);
+	yajl_gen_map_close(g);
+	rc = products_event("product.deleted", db_value(old, 0, PC_ID)->i, g);
+	yajl_gen_free(g);
+	return rc;
+}
+
+/*
+ * Last step of every write transaction: the answer (w->ok with w->row,
+ * or 204) goes into w->rs and is stored for the Idempotency-Key, so the
+ * effects, their events and the stored answer commit together.  A retry
+ * of the transaction builds it again from scratch.
+ */
+static int
+products_finish(struct product_write *w)
+{
+	response_reset(w->rs);
+	if (w->ok == 204)
+		response_status(w->rs, 204);
+	else
+		products_reply(w->r, w->rs, w->ok, w->row);
+	return idempotency_save(w->r, w->rs);
 }
 
 static int
@@ -383,12 +661,16 @@ products_create_txn(void *arg)
 	struct db_param		 p[6];
 	unsigned long long	 id;
 	size_t			 n;
+	int			 rc;
 
 	n = products_bind(p, &w->in);
 	if (db_exec(sql_insert, p, n, NULL, &id) == -1)
-		return db_errno() == DB_ER_DUP_ENTRY ? PRODUCT_DUPLICATE : -1;
+		return products_write_error();
 	w->id = (long long)id;
-	return products_reread(w);
+	if ((rc = products_reread(w)) != 0 ||
+	    (rc = products_event_row("product.created", w->row)) != 0)
+		return rc;
+	return products_finish(w);
 }
 
 /* Overwrites in's absent members with the row's current values. */
@@ -448,10 +730,14 @@ products_update_txn(void *arg)
 	n = products_bind(p, &in);
 	p[n++] = (struct db_param)DB_INT(w->id);
 	if (db_exec(sql_update, p, n, NULL, NULL) == -1) {
-		rc = db_errno() == DB_ER_DUP_ENTRY ? PRODUCT_DUPLICATE : -1;
+		rc = products_write_error();
 		goto done;
 	}
-	rc = products_reread(w);
+	if ((rc = products_reread(w)) != 0 ||
+	    (rc = products_event_row("product.updated", w->row)) != 0 ||
+	    (rc = products_event_price(cur, w->row)) != 0)
+		goto done;
+	rc = products_finish(w);
 done:
 	db_result_free(cur);
 	return rc;
@@ -467,23 +753,27 @@ products_delete_txn(void *arg)
 
 	if ((rc = products_lock(w, &cur)) == 0) {
 		p[0] = (struct db_param)DB_INT(w->id);
-		rc = db_exec(sql_delete, p, 1, NULL, NULL);
+		if ((rc = db_exec(sql_delete, p, 1, NULL, NULL)) == 0 &&
+		    (rc = products_event_deleted(cur)) == 0)
+			rc = products_finish(w);
 	}
 	db_result_free(cur);
 	return rc;
 }
 
-/* Runs a write and answers with its outcome; ok is 200 or 201 or 204. */
+/*
+ * Runs a write; on success the transaction left the answer in rs, else
+ * this answers the outcome.
+ */
 static void
-products_write(struct request *r, struct response *rs,
-    struct product_write *w, int (*fn)(void *), int ok)
+products_write(struct product_write *w, int (*fn)(void *))
 {
+	struct request	*r = w->r;
+	struct response	*rs = w->rs;
+	struct validate	 v;
+
 	switch (db_transaction(fn, w)) {
 	case 0:
-		if (ok == 204)
-			response_status(rs, 204);
-		else
-			products_reply(r, rs, ok, w->row);
 		break;
 	case PRODUCT_NOT_FOUND:
 		problem_send(r, rs, 404, "no product %lld", w->id);
@@ -496,8 +786,15 @@ products_write(struct request *r, struct response *rs,
 		problem_send(r, rs, 409, "a product with sku \"%s\" already "
 		    "exists", w->in.sku);
 		break;
+	case PRODUCT_NO_CATEGORY:
+		validate_init(&v);
+		validate_error(&v, "category", "no category \"%s\"",
+		    w->in.category != NULL ? w->in.category : "");
+		problem_validation(r, rs, &v);
+		validate_free(&v);
+		break;
 	default:
-		products_dberror(r, rs, r->rq_method);
+		catalog_dberror(r, rs, r->rq_method);
 		break;
 	}
 	db_result_free(w->row);
@@ -526,16 +823,29 @@ products_body(struct request *r, struct response *rs, int full,
 	return 0;
 }
 
+static void
+products_write_init(struct product_write *w, struct request *r,
+    struct response *rs, int ok)
+{
+	memset(w, 0, sizeof *w);
+	w->r = r;
+	w->rs = rs;
+	w->ok = ok;
+}
+
 void
 products_create(struct request *r, struct response *rs)
 {
 	struct product_write	 w;
 	yajl_val		 body;
 
-	memset(&w, 0, sizeof w);
+	if (catalog_writes_require_admin &&
+	    !identity_require_role(r, rs, "admin"))
+		return;
+	products_write_init(&w, r, rs, 201);
 	if (products_body(r, rs, 1, &body, &w.in) == -1)
 		return;
-	products_write(r, rs, &w, products_create_txn, 201);
+	products_write(&w, products_create_txn);
 	json_free(body);
 }
 
@@ -545,7 +855,7 @@ products_update(struct request *r, struct response *rs, int partial)
 	struct product_write	 w;
 	yajl_val		 body;
 
-	memset(&w, 0, sizeof w);
+	products_write_init(&w, r, rs, 200);
 	if ((w.id = products_id(r)) == 0) {
 		problem_send(r, rs, 404, "no product %s",
 		    request_capture(r, "id"));
@@ -555,19 +865,25 @@ products_update(struct request *r, struct response *rs, int partial)
 		return;
 	w.partial = partial;
 	w.if_match = request_header(r, "If-Match");
-	products_write(r, rs, &w, products_update_txn, 200);
+	products_write(&w, products_update_txn);
 	json_free(body);
 }
 
 void
 products_replace(struct request *r, struct response *rs)
 {
+	if (catalog_writes_require_admin &&
+	    !identity_require_role(r, rs, "admin"))
+		return;
 	products_update(r, rs, 0);
 }
 
 void
 products_patch(struct request *r, struct response *rs)
 {
+	if (catalog_writes_require_admin &&
+	    !identity_require_role(r, rs, "admin"))
+		return;
 	products_update(r, rs, 1);
 }
 
@@ -576,12 +892,15 @@ products_delete(struct request *r, struct response *rs)
 {
 	struct product_write	 w;
 
-	memset(&w, 0, sizeof w);
+	if (catalog_writes_require_admin &&
+	    !identity_require_role(r, rs, "admin"))
+		return;
+	products_write_init(&w, r, rs, 204);
 	if ((w.id = products_id(r)) == 0) {
 		problem_send(r, rs, 404, "no product %s",
 		    request_capture(r, "id"));
 		return;
 	}
 	w.if_match = request_header(r, "If-Match");
-	products_write(r, rs, &w, products_delete_txn, 204);
+	products_write(&w, products_delete_txn);
 }

@@ -1,6 +1,18 @@
--- Demo catalog: a dozen products.  Loaded after sql/catalog.sql; skips
--- skus already present, so it can run again.
+-- Demo catalog: a small category tree and a dozen products.  Loaded
+-- after sql/catalog.sql; skips slugs and skus already present, so it can
+-- run again.  Categories first: products reference them.
 USE catalog;
+
+INSERT IGNORE INTO categories (slug, name, parent, created_at)
+VALUES
+	('home', 'Home', NULL, UTC_TIMESTAMP(6)),
+	('clothing', 'Clothing', NULL, UTC_TIMESTAMP(6)),
+	('books', 'Books', NULL, UTC_TIMESTAMP(6)),
+	('stationery', 'Stationery', NULL, UTC_TIMESTAMP(6));
+-- A child: ?category=home lists the kitchen too.
+INSERT IGNORE INTO categories (slug, name, parent, created_at)
+VALUES
+	('kitchen', 'Kitchen', 'home', UTC_TIMESTAMP(6));
 
 INSERT IGNORE INTO products
 	(sku, name, description, price_amount, currency, category,

@@ -231,6 +231,7 @@ t_full(void)
 	struct gw_config	*conf;
 	struct gw_service	*svc;
 	struct gw_listen	*l;
+	struct gw_tls_cert	*tc;
 	char			 out[4096];
 
 	config_symclear();
@@ -242,7 +243,37 @@ t_full(void)
 	CU_ASSERT_STRING_EQUAL(l->l_addr, "::1");
 	CU_ASSERT_STRING_EQUAL(l->l_port, "8080");
 	CU_ASSERT_EQUAL(l->l_line, 4);
-	CU_ASSERT_PTR_NULL(listen_nth(&conf->conf_listens, 2));
+	CU_ASSERT_EQUAL(l->l_tls, 0);
+	CU_ASSERT(TAILQ_EMPTY(&l->l_certs));
+	CU_ASSERT_PTR_NULL(l->l_redirect);
+	l = listen_nth(&conf->conf_listens, 2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	CU_ASSERT_STRING_EQUAL(l->l_port, "8443");
+	CU_ASSERT_EQUAL(l->l_tls, 1);
+	tc = TAILQ_FIRST(&l->l_certs);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tc);
+	CU_ASSERT_PTR_NULL(tc->tc_name);
+	CU_ASSERT_STRING_EQUAL(tc->tc_cert, "tls/server.pem");
+	CU_ASSERT_STRING_EQUAL(tc->tc_key, "tls/server.key");
+	tc = TAILQ_NEXT(tc, tc_entry);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tc);
+	CU_ASSERT_STRING_EQUAL(tc->tc_name, "shop.example");
+	CU_ASSERT_STRING_EQUAL(tc->tc_cert, "tls/shop.pem");
+	CU_ASSERT_PTR_NULL(TAILQ_NEXT(tc, tc_entry));
+	CU_ASSERT_STRING_EQUAL(l->l_client_ca, "tls/ca.pem");
+	CU_ASSERT_EQUAL(l->l_client_verify, GW_VERIFY_OPTIONAL);
+	l = listen_nth(&conf->conf_listens, 3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	CU_ASSERT_EQUAL(l->l_tls, 0);
+	CU_ASSERT_STRING_EQUAL(l->l_redirect, "https://localhost:8443");
+	CU_ASSERT_PTR_NULL(listen_nth(&conf->conf_listens, 4));
+	CU_ASSERT_EQUAL(conf->conf_access_log_json, 1);
+	CU_ASSERT_EQUAL(conf->conf_max_headers, 50);
+	CU_ASSERT_EQUAL(conf->conf_header_timeout, 5000);
+	CU_ASSERT_EQUAL(conf->conf_body_timeout, 20000);
+	CU_ASSERT_EQUAL(conf->conf_send_timeout, 15000);
+	CU_ASSERT_EQUAL(conf->conf_max_requests, 500);
+	CU_ASSERT_EQUAL(conf->conf_max_client_conns, 64);
 	l = listen_nth(&conf->conf_admin, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
 	CU_ASSERT_STRING_EQUAL(l->l_port, "8081");
@@ -274,6 +305,95 @@ t_full(void)
 	CU_ASSERT_EQUAL(svc->svc_queue_timeout, 2500);
 	CU_ASSERT_EQUAL(svc->svc_connect_timeout, 1000);
 	CU_ASSERT_EQUAL(svc->svc_read_timeout, 120000);
+	CU_ASSERT_EQUAL(svc->svc_balance, GW_BALANCE_ROUNDROBIN);
+
+	svc = config_service(conf, "pricing");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(svc);
+	CU_ASSERT_STRING_EQUAL(svc->svc_socket, "127.0.0.1:9101");
+	CU_ASSERT_STRING_EQUAL(string_nth(&svc->svc_servers, 0),
+	    "127.0.0.1:9102");
+	CU_ASSERT_STRING_EQUAL(string_nth(&svc->svc_servers, 1),
+	    "/run/agora/pricing.sock");
+	CU_ASSERT_EQUAL(svc->svc_balance, GW_BALANCE_HASH_HEADER);
+	CU_ASSERT_STRING_EQUAL(svc->svc_hash_key, "X-Cart-Id");
+	CU_ASSERT_EQUAL(svc->svc_retries, 2);
+	CU_ASSERT_STRING_EQUAL(string_nth(&svc->svc_params, 0),
+	    "APP_ENV=production");
+	CU_ASSERT_STRING_EQUAL(string_nth(&svc->svc_params, 1),
+	    "SCRIPT_FILENAME=/srv/pricing.php");
+	CU_ASSERT_EQUAL(svc->svc_fail_max, 3);
+	CU_ASSERT_EQUAL(svc->svc_fail_window, 5000);
+	CU_ASSERT_EQUAL(svc->svc_fail_down, 30000);
+	CU_ASSERT_STRING_EQUAL(svc->svc_check_path, "/healthz");
+	CU_ASSERT_EQUAL(svc->svc_check_interval, 500);
+	CU_ASSERT_EQUAL(svc->svc_check_rise, 3);
+	CU_ASSERT_EQUAL(svc->svc_check_fall, 2);
+	CU_ASSERT_EQUAL(svc->svc_max_conns, 8);
+
+	/* a helper: supervised, no socket, no pool */
+	svc = config_service(conf, "relay");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(svc);
+	CU_ASSERT_PTR_NULL(svc->svc_socket);
+	CU_ASSERT_STRING_EQUAL(svc->svc_program, "/usr/sbin/agora-relay");
+	config_free(conf);
+}
+
+static void
+t_balance(void)
+{
+	static const struct {
+		const char	*name;
+		int		 balance;
+		const char	*key;
+	} want[] = {
+		{ "catalog",	GW_BALANCE_LEASTCONN,	NULL },
+		{ "rr",		GW_BALANCE_ROUNDROBIN,	NULL },
+		{ "src",	GW_BALANCE_HASH_SOURCE,	NULL },
+		{ "by-cookie",	GW_BALANCE_HASH_COOKIE,	"SESSION" },
+		{ "off",	GW_BALANCE_ROUNDROBIN,	NULL },
+	};
+	struct gw_config	*conf;
+	struct gw_service	*svc;
+	char			 out[4096];
+	size_t			 i;
+
+	config_symclear();
+	conf = parse("good", "balance.conf", out, sizeof(out));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(conf);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		svc = config_service(conf, want[i].name);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(svc);
+		CU_ASSERT_EQUAL(svc->svc_balance, want[i].balance);
+		if (want[i].key == NULL) {
+			CU_ASSERT_PTR_NULL(svc->svc_hash_key);
+		} else {
+			CU_ASSERT_STRING_EQUAL(svc->svc_hash_key,
+			    want[i].key);
+		}
+	}
+	svc = config_service(conf, "off");
+	CU_ASSERT_EQUAL(svc->svc_fail_max, 0);
+	CU_ASSERT_EQUAL(svc->svc_retries, 0);
+	CU_ASSERT_STRING_EQUAL(svc->svc_check_path, "/ping");
+	CU_ASSERT_EQUAL(svc->svc_check_interval, 2000);
+	CU_ASSERT_EQUAL(svc->svc_check_rise, 2);
+	CU_ASSERT_EQUAL(svc->svc_check_fall, 3);
+	/* defaults of what the catalog leaves unset */
+	svc = config_service(conf, "catalog");
+	CU_ASSERT_EQUAL(svc->svc_retries, 1);
+	CU_ASSERT_EQUAL(svc->svc_fail_max, 5);
+	CU_ASSERT_EQUAL(svc->svc_fail_window, 10000);
+	CU_ASSERT_EQUAL(svc->svc_fail_down, 10000);
+	CU_ASSERT_PTR_NULL(svc->svc_check_path);
+	CU_ASSERT_EQUAL(conf->conf_max_headers, 100);
+	CU_ASSERT_EQUAL(conf->conf_header_timeout, 10000);
+	CU_ASSERT_EQUAL(conf->conf_max_requests, 1000);
+	CU_ASSERT_EQUAL(conf->conf_max_client_conns, 256);
+	/* "access log json": JSON lines to stderr */
+	CU_ASSERT_PTR_NULL(conf->conf_access_log);
+	CU_ASSERT_EQUAL(conf->conf_access_log_json, 1);
+	/* helpers are not "unused": no route can use them */
+	CU_ASSERT_PTR_NULL(strstr(out, "\"relay\""));
 	config_free(conf);
 }
 
@@ -457,6 +577,7 @@ static const struct unit_case cases[] = {
 	{ "bad", t_bad },
 	{ "defaults", t_defaults },
 	{ "full", t_full },
+	{ "balance", t_balance },
 	{ "macros", t_macros },
 	{ "include", t_include },
 	{ "layout", t_layout },

@@ -93,6 +93,16 @@ run_until(struct seen *s, int n)
 	}
 }
 
+/* Runs the loop for ms milliseconds. */
+static void
+run_for(int ms)
+{
+	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
 static void
 t_accounting(void)
 {
@@ -405,6 +415,402 @@ t_handoff_thread(void)
 	teardown();
 }
 
+
+/* Several listeners in one temporary folder, for multi-server pools. */
+#define NLISTEN	4
+static char	 mpaths[NLISTEN][128];
+static int	 mfds[NLISTEN];
+
+static void
+msetup(int n)
+{
+	struct sockaddr_un	 sun;
+	int			 i;
+
+	setup();
+	for (i = 0; i < n; i++) {
+		snprintf(mpaths[i], sizeof(mpaths[i]), "%s/m%d", sockdir, i);
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		strcpy(sun.sun_path, mpaths[i]);
+		mfds[i] = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (bind(mfds[i], (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+		    listen(mfds[i], 128) == -1)
+			abort();
+	}
+}
+
+static void
+mteardown(int n)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++) {
+		close(mfds[i]);
+		unlink(mpaths[i]);
+	}
+	teardown();
+}
+
+/* A pool over servers mpaths[0..n-1], each with max conns. */
+static struct pool *
+mpool(int n, int max, int queue)
+{
+	struct pool	*p;
+	const char	*errstr = NULL;
+	int		 i;
+
+	p = pool_new("m", mpaths[0], max, queue, 1000, 1000, &errstr);
+	if (p == NULL)
+		abort();
+	for (i = 1; i < n; i++)
+		if (pool_add_server(p, mpaths[i], max, &errstr) != i)
+			abort();
+	return p;
+}
+
+/* Which listener accepted the connection (-1: none of them). */
+static int
+listener_of(int fd)
+{
+	struct sockaddr_un	 sun;
+	socklen_t		 len = sizeof(sun);
+	int			 i;
+
+	memset(&sun, 0, sizeof(sun));
+	if (getpeername(fd, (struct sockaddr *)&sun, &len) == -1)
+		return -1;
+	for (i = 0; i < NLISTEN; i++)
+		if (strcmp(sun.sun_path, mpaths[i]) == 0)
+			return i;
+	return -1;
+}
+
+static void
+t_roundrobin(void)
+{
+	struct pool		*p;
+	struct pool_stats	 ps;
+	struct waiter		 w = { .w_id = 0 };
+	struct seen		 s = { 0 };
+	int			 count[NLISTEN] = { 0 }, i, srv;
+
+	msetup(3);
+	w.w_seen = &s;
+	p = mpool(3, 4, 0);
+	for (i = 0; i < 30; i++) {
+		CU_ASSERT_EQUAL_FATAL(pool_acquire(p, base, &w.w_pw,
+		    waiter_cb, &w), POOL_READY);
+		srv = listener_of(w.w_pw.pw_fd);
+		CU_ASSERT_EQUAL(srv, w.w_pw.pw_server);
+		if (srv >= 0)
+			count[srv]++;
+		/* kept alive: round-robin still moves on */
+		pool_release(p, w.w_pw.pw_fd, 1);
+	}
+	CU_ASSERT_EQUAL(count[0], 10);
+	CU_ASSERT_EQUAL(count[1], 10);
+	CU_ASSERT_EQUAL(count[2], 10);
+	pool_stats(p, &ps);
+	CU_ASSERT_EQUAL(ps.ps_servers, 3);
+	CU_ASSERT_EQUAL(ps.ps_up, 3);
+	CU_ASSERT_EQUAL(ps.ps_max, 12);
+	CU_ASSERT_EQUAL(ps.ps_open, 3);
+	CU_ASSERT_EQUAL(ps.ps_idle, 3);
+	pool_free(p);
+	mteardown(3);
+}
+
+static void
+t_leastconn(void)
+{
+	struct pool	*p;
+	struct waiter	 w[6];
+	struct seen	 s = { 0 };
+	int		 count[2] = { 0, 0 }, i;
+
+	msetup(2);
+	p = mpool(2, 4, 0);
+	pool_set_balance(p, POOL_LEASTCONN);
+	for (i = 0; i < 6; i++) {
+		w[i].w_id = i;
+		w[i].w_seen = &s;
+	}
+	for (i = 0; i < 4; i++) {
+		CU_ASSERT_EQUAL_FATAL(pool_acquire(p, base, &w[i].w_pw,
+		    waiter_cb, &w[i]), POOL_READY);
+		count[w[i].w_pw.pw_server]++;
+	}
+	CU_ASSERT_EQUAL(count[0], 2);
+	CU_ASSERT_EQUAL(count[1], 2);
+	/* server 1 finishes both: the next two go there, not to 0 */
+	for (i = 0; i < 4; i++)
+		if (w[i].w_pw.pw_server == 1)
+			pool_release(p, w[i].w_pw.pw_fd, 1);
+	for (i = 4; i < 6; i++) {
+		CU_ASSERT_EQUAL_FATAL(pool_acquire(p, base, &w[i].w_pw,
+		    waiter_cb, &w[i]), POOL_READY);
+		CU_ASSERT_EQUAL(w[i].w_pw.pw_server, 1);
+		CU_ASSERT_EQUAL(listener_of(w[i].w_pw.pw_fd), 1);
+	}
+	for (i = 0; i < 6; i++)
+		if (w[i].w_pw.pw_server == 0 || i >= 4)
+			pool_release(p, w[i].w_pw.pw_fd, 0);
+	pool_free(p);
+	mteardown(2);
+}
+
+/*
+ * Consistent hashing: keys spread evenly, and taking a server out (from
+ * the config, or down) moves only its own keys.
+ */
+static void
+t_hash_stability(void)
+{
+	static const char	*addrs[] = { "127.0.0.1:10001",
+				    "127.0.0.1:10002", "127.0.0.1:10003",
+				    "127.0.0.1:10004" };
+	struct pool		*p4, *p3;
+	const char		*errstr = NULL;
+	char			 key[32];
+	int			 count[4] = { 0 }, i, a, b, c, moved = 0;
+	int			 stray = 0, mismatch = 0;
+
+	p4 = pool_new("h", addrs[0], 1, 0, 1000, 1000, &errstr);
+	p3 = pool_new("h", addrs[0], 1, 0, 1000, 1000, &errstr);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p4);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p3);
+	for (i = 1; i < 4; i++) {
+		pool_add_server(p4, addrs[i], 1, &errstr);
+		if (i != 2)
+			pool_add_server(p3, addrs[i], 1, &errstr);
+	}
+	pool_set_balance(p4, POOL_HASH);
+	pool_set_balance(p3, POOL_HASH);
+	for (i = 0; i < 10000; i++) {
+		snprintf(key, sizeof(key), "client-%d", i);
+		a = pool_server_for_key(p4, key);
+		CU_ASSERT_FATAL(a >= 0 && a < 4);
+		count[a]++;
+		b = pool_server_for_key(p3, key);
+		/* p3 has no addrs[2]: its index 2 is addrs[3] */
+		b = b == 2 ? 3 : b;
+		if (a != b)
+			moved++;
+		if (a != 2 && a != b)
+			stray++;
+	}
+	for (i = 0; i < 4; i++) {
+		printf("# server %d: %d keys\n", i, count[i]);
+		CU_ASSERT(count[i] > 1500 && count[i] < 3500);
+	}
+	/* only server 2's keys (about 1/4) moved */
+	printf("# moved %d of 10000\n", moved);
+	CU_ASSERT_EQUAL(stray, 0);
+	CU_ASSERT_EQUAL(moved, count[2]);
+
+	/* server 2 down: the same keys move, to the same places */
+	pool_server_set_probe(p4, 2, 0);
+	for (i = 0; i < 10000; i++) {
+		snprintf(key, sizeof(key), "client-%d", i);
+		a = pool_server_for_key(p4, key);
+		c = pool_server_for_key(p3, key);
+		c = c == 2 ? 3 : c;
+		if (a != c)
+			mismatch++;
+	}
+	CU_ASSERT_EQUAL(mismatch, 0);
+	/* and back: every key where it was */
+	pool_server_set_probe(p4, 2, 1);
+	count[0] = count[1] = count[2] = count[3] = 0;
+	for (i = 0; i < 10000; i++) {
+		snprintf(key, sizeof(key), "client-%d", i);
+		count[pool_server_for_key(p4, key)]++;
+	}
+	CU_ASSERT_EQUAL(count[2], moved);
+	pool_free(p4);
+	pool_free(p3);
+}
+
+/* A hash request waits for its own server, not for any. */
+static void
+t_hash_queue(void)
+{
+	struct pool	*p;
+	struct waiter	 w[3];
+	struct seen	 s = { 0 };
+	const char	*key0 = NULL;
+	char		 key[32];
+	int		 i, other;
+
+	msetup(2);
+	p = mpool(2, 1, 4);
+	pool_set_balance(p, POOL_HASH);
+	for (i = 0; i < 3; i++) {
+		w[i].w_id = i;
+		w[i].w_seen = &s;
+	}
+	for (i = 0; i < 100 && key0 == NULL; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		if (pool_server_for_key(p, key) == 0)
+			key0 = key;
+	}
+	CU_ASSERT_PTR_NOT_NULL_FATAL(key0);
+	CU_ASSERT_EQUAL_FATAL(pool_acquire_key(p, base, &w[0].w_pw,
+	    waiter_cb, &w[0], key0, -1), POOL_READY);
+	CU_ASSERT_EQUAL(w[0].w_pw.pw_server, 0);
+	/* no key: round-robin takes server 1, the one with room */
+	CU_ASSERT_EQUAL_FATAL(pool_acquire(p, base, &w[1].w_pw, waiter_cb,
+	    &w[1]), POOL_READY);
+	CU_ASSERT_EQUAL(w[1].w_pw.pw_server, 1);
+	other = w[1].w_pw.pw_fd;
+	/* the key's server is full: it waits for that one */
+	CU_ASSERT_EQUAL(pool_acquire_key(p, base, &w[2].w_pw, waiter_cb,
+	    &w[2], key0, -1), POOL_PENDING);
+	pool_release(p, other, 1);
+	run_for(100);
+	CU_ASSERT_EQUAL(s.s_n, 0);
+	pool_release(p, w[0].w_pw.pw_fd, 1);
+	run_until(&s, 1);
+	CU_ASSERT_EQUAL_FATAL(s.s_n, 1);
+	CU_ASSERT_EQUAL(s.s_status[0], POOL_READY);
+	CU_ASSERT_EQUAL(w[2].w_pw.pw_server, 0);
+	CU_ASSERT_EQUAL(listener_of(w[2].w_pw.pw_fd), 0);
+	/* a retry avoids the server that failed */
+	pool_release(p, w[2].w_pw.pw_fd, 1);
+	CU_ASSERT_EQUAL_FATAL(pool_acquire_key(p, base, &w[2].w_pw,
+	    waiter_cb, &w[2], key0, 0), POOL_READY);
+	CU_ASSERT_EQUAL(w[2].w_pw.pw_server, 1);
+	pool_release(p, w[2].w_pw.pw_fd, 0);
+	pool_free(p);
+	mteardown(2);
+}
+
+/* Failures take a server out for a while; a down one gets nothing. */
+static void
+t_passive(void)
+{
+	struct pool			*p;
+	struct pool_server_stats	 ss;
+	struct pool_stats		 ps;
+	struct waiter			 w = { .w_id = 0 };
+	struct seen			 s = { 0 };
+	const char			*errstr = NULL;
+	int				 i, rv, fails = 0, good = 0;
+
+	msetup(1);
+	w.w_seen = &s;
+	p = pool_new("m", mpaths[0], 8, 0, 1000, 1000, &errstr);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL(pool_add_server(p, "/nonexistent/agora.sock", 8,
+	    &errstr), 1);
+	pool_set_health(p, 2, 10000, 300);
+	for (i = 0; i < 20; i++) {
+		rv = pool_acquire(p, base, &w.w_pw, waiter_cb, &w);
+		if (rv == POOL_ECONNECT) {
+			fails++;
+			continue;
+		}
+		CU_ASSERT_EQUAL_FATAL(rv, POOL_READY);
+		CU_ASSERT_EQUAL(w.w_pw.pw_server, 0);
+		good++;
+		pool_release(p, w.w_pw.pw_fd, 0);
+	}
+	/* two connect failures, then server 1 is out */
+	CU_ASSERT_EQUAL(fails, 2);
+	CU_ASSERT_EQUAL(good, 18);
+	CU_ASSERT_EQUAL(pool_server_stats(p, 1, &ss), 0);
+	CU_ASSERT_EQUAL(ss.ss_up, 0);
+	CU_ASSERT_EQUAL(ss.ss_passive_down, 1);
+	CU_ASSERT_EQUAL(ss.ss_failures, 2);
+	CU_ASSERT_EQUAL(ss.ss_ejections, 1);
+	CU_ASSERT_STRING_EQUAL(ss.ss_addr, "/nonexistent/agora.sock");
+	pool_stats(p, &ps);
+	CU_ASSERT_EQUAL(ps.ps_up, 1);
+	/* after fail_down it is back */
+	usleep(350 * 1000);
+	CU_ASSERT_EQUAL(pool_server_stats(p, 1, &ss), 0);
+	CU_ASSERT_EQUAL(ss.ss_up, 1);
+	CU_ASSERT_EQUAL(pool_server_stats(p, 2, &ss), -1);
+
+	/* failures the caller reports count the same */
+	pool_server_report(p, 0, 0);
+	CU_ASSERT_EQUAL_FATAL(pool_acquire_key(p, base, &w.w_pw, waiter_cb,
+	    &w, NULL, 1), POOL_READY);
+	CU_ASSERT_EQUAL(w.w_pw.pw_server, 0);
+	pool_release_report(p, w.w_pw.pw_fd, 0, 0);
+	CU_ASSERT_EQUAL(pool_server_stats(p, 0, &ss), 0);
+	CU_ASSERT_EQUAL(ss.ss_up, 0);
+	CU_ASSERT_EQUAL(ss.ss_failures, 2);
+	pool_free(p);
+
+	/* a lone server is never taken out */
+	p = pool_new("m", mpaths[0], 8, 0, 1000, 1000, &errstr);
+	pool_set_health(p, 1, 10000, 10000);
+	pool_server_report(p, 0, 0);
+	pool_server_report(p, 0, 0);
+	CU_ASSERT_EQUAL(pool_server_stats(p, 0, &ss), 0);
+	CU_ASSERT_EQUAL(ss.ss_up, 1);
+	pool_free(p);
+	mteardown(1);
+}
+
+/* The probe's verdict; with every server down the pool uses them all. */
+static void
+t_probe_down(void)
+{
+	struct pool			*p;
+	struct pool_server_stats	 ss;
+	struct waiter			 w = { .w_id = 0 };
+	struct seen			 s = { 0 };
+	int				 i;
+
+	msetup(2);
+	w.w_seen = &s;
+	p = mpool(2, 4, 0);
+	pool_server_set_probe(p, 0, 0);
+	for (i = 0; i < 6; i++) {
+		CU_ASSERT_EQUAL_FATAL(pool_acquire(p, base, &w.w_pw,
+		    waiter_cb, &w), POOL_READY);
+		CU_ASSERT_EQUAL(w.w_pw.pw_server, 1);
+		CU_ASSERT_EQUAL(listener_of(w.w_pw.pw_fd), 1);
+		pool_release(p, w.w_pw.pw_fd, 0);
+	}
+	CU_ASSERT_EQUAL(pool_server_stats(p, 0, &ss), 0);
+	CU_ASSERT_EQUAL(ss.ss_probe_down, 1);
+	CU_ASSERT_EQUAL(ss.ss_requests, 0);
+	pool_server_set_probe(p, 1, 0);
+	CU_ASSERT_EQUAL(pool_acquire(p, base, &w.w_pw, waiter_cb, &w),
+	    POOL_READY);
+	pool_release(p, w.w_pw.pw_fd, 0);
+	pool_server_set_probe(p, 0, 1);
+	pool_server_set_probe(p, 1, 1);
+	pool_free(p);
+	mteardown(2);
+}
+
+/* FCGI_MAX_CONNS applies only where the config left max conns out. */
+static void
+t_discovered(void)
+{
+	struct pool		*p;
+	struct pool_stats	 ps;
+	const char		*errstr = NULL;
+
+	p = pool_new("d", "127.0.0.1:10001", 0, 0, 1000, 1000, &errstr);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL(pool_add_server(p, "127.0.0.1:10002", 3, &errstr), 1);
+	pool_stats(p, &ps);
+	CU_ASSERT_EQUAL(ps.ps_max, 4);
+	pool_server_discovered(p, 0, 8);
+	pool_server_discovered(p, 1, 8);
+	pool_stats(p, &ps);
+	CU_ASSERT_EQUAL(ps.ps_max, 11);
+	CU_ASSERT_STRING_EQUAL(pool_server_addr(p, 1), "127.0.0.1:10002");
+	CU_ASSERT_PTR_NULL(pool_server_addr(p, 2));
+	pool_free(p);
+}
+
 static const struct unit_case cases[] = {
 	{ "accounting", t_accounting },
 	{ "fifo", t_fifo },
@@ -413,6 +819,13 @@ static const struct unit_case cases[] = {
 	{ "cancel", t_cancel },
 	{ "connect_fail", t_connect_fail },
 	{ "handoff_thread", t_handoff_thread },
+	{ "roundrobin", t_roundrobin },
+	{ "leastconn", t_leastconn },
+	{ "hash_stability", t_hash_stability },
+	{ "hash_queue", t_hash_queue },
+	{ "passive", t_passive },
+	{ "probe_down", t_probe_down },
+	{ "discovered", t_discovered },
 	{ NULL, NULL }
 };
 

@@ -1,0 +1,61 @@
+/*
+ * A configuration generation: one parsed and checked gw_config (with its
+ * rules) and the pools of its services.  SIGHUP builds a new generation
+ * in the main thread and makes it current with generation_swap(); a
+ * request takes a reference to the current one when it starts
+ * (generation_acquire()) and drops it when it ends, so requests in
+ * flight finish on the generation they started with.  The last reference
+ * frees a generation, its config and its pool references, on whatever
+ * thread drops it.
+ *
+ * Pools are shared between generations when a service did not change
+ * (pool_ref()), so their idle connections and queue carry over.
+ */
+#ifndef AGORA_PROXY_GENERATION_H
+#define AGORA_PROXY_GENERATION_H
+
+struct gw_config;
+struct gw_service;
+struct pool;
+
+struct gen_pool {
+	const struct gw_service	*gp_svc;	/* in gen_conf */
+	struct pool		*gp_pool;	/* one reference */
+};
+
+struct generation {
+	struct gw_config	*gen_conf;	/* owned */
+	struct gen_pool		*gen_pools;
+	int			 gen_npools;
+	unsigned long		 gen_id;	/* 1, 2, ...: for logs */
+	int			 gen_refs;	/* atomic */
+};
+
+/* A generation owning conf, with one reference (the caller's). */
+struct generation	*generation_new(struct gw_config *conf);
+/* Adds svc's pool; the generation takes the caller's reference. */
+void			 generation_add_pool(struct generation *,
+			    const struct gw_service *svc, struct pool *);
+/* The pool of a service of this generation (svc or its name), or NULL. */
+struct pool		*generation_pool(const struct generation *,
+			    const struct gw_service *svc);
+struct pool		*generation_pool_name(const struct generation *,
+			    const char *name);
+
+/*
+ * The current generation, with a reference the caller drops with
+ * generation_release(); NULL before the first generation_swap().  Any
+ * thread.
+ */
+struct generation	*generation_acquire(void);
+struct generation	*generation_ref(struct generation *);
+void			 generation_release(struct generation *);
+
+/*
+ * Makes gen current (the caller's reference becomes the current one's)
+ * and drops the old current's reference.  NULL: no current generation
+ * (at exit).  Main thread.
+ */
+void			 generation_swap(struct generation *gen);
+
+#endif
