@@ -135,23 +135,6 @@ static const char *const product_readonly[] = {
 };
 static const char *const price_known[] = { "amount", "currency", NULL };
 
-/* The {id} capture as a positive integer, or 0. */
-static long long
-products_id(struct request *r)
-{
-	const char	*s = request_capture(r, "id");
-	char		*end;
-	long long	 id;
-
-	if (s == NULL || *s < '1' || *s > '9' || strlen(s) > 18)
-		return 0;
-	errno = 0;
-	id = strtoll(s, &end, 10);
-	if (*end != '\0' || errno != 0)
-		return 0;
-	return id;
-}
-
 static int
 products_is_currency(const char *s)
 {
@@ -489,7 +472,7 @@ products_get(struct request *r, struct response *rs)
 	char			 etag[32];
 	long long		 id;
 
-	if ((id = products_id(r)) == 0) {
+	if ((id = request_capture_id(r, "id")) == 0) {
 		problem_send(r, rs, 404, "no product %s",
 		    request_capture(r, "id"));
 		return;
@@ -856,7 +839,7 @@ products_update(struct request *r, struct response *rs, int partial)
 	yajl_val		 body;
 
 	products_write_init(&w, r, rs, 200);
-	if ((w.id = products_id(r)) == 0) {
+	if ((w.id = request_capture_id(r, "id")) == 0) {
 		problem_send(r, rs, 404, "no product %s",
 		    request_capture(r, "id"));
 		return;
@@ -896,7 +879,7 @@ products_delete(struct request *r, struct response *rs)
 	    !identity_require_role(r, rs, "admin"))
 		return;
 	products_write_init(&w, r, rs, 204);
-	if ((w.id = products_id(r)) == 0) {
+	if ((w.id = request_capture_id(r, "id")) == 0) {
 		problem_send(r, rs, 404, "no product %s",
 		    request_capture(r, "id"));
 		return;

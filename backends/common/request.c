@@ -50,6 +50,23 @@ request_capture(struct request *r, const char *name)
 	return router_capture(&r->rq_match, name);
 }
 
+long long
+request_capture_id(struct request *r, const char *name)
+{
+	const char	*s = request_capture(r, name);
+	char		*end;
+	long long	 id;
+
+	/* digits only, no sign or leading zero, and it fits */
+	if (s == NULL || *s < '1' || *s > '9' || strlen(s) > 18)
+		return 0;
+	errno = 0;
+	id = strtoll(s, &end, 10);
+	if (*end != '\0' || errno != 0)
+		return 0;
+	return id;
+}
+
 void
 request_init(struct request *r, FCGX_Request *fcgx, size_t maxbody)
 {

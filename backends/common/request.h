@@ -60,6 +60,8 @@ const char	*request_param(struct request *, const char *name);
 const char	*request_header(struct request *, const char *name);
 /* Route capture ("id"), or NULL. */
 const char	*request_capture(struct request *, const char *name);
+/* Route capture as a positive integer id ("42"), or 0 when it is not one. */
+long long	 request_capture_id(struct request *, const char *name);
 
 /*
  * Decodes a query string: '&'-separated name=value pairs, '+' is a space,

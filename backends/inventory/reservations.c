@@ -117,23 +117,6 @@ static const char *const create_known[] = {
 };
 static const char *const line_known[] = { "sku", "qty", NULL };
 
-/* The {id} capture as a positive integer, or 0. */
-static long long
-reservations_id(struct request *r)
-{
-	const char	*s = request_capture(r, "id");
-	char		*end;
-	long long	 id;
-
-	if (s == NULL || *s < '1' || *s > '9' || strlen(s) > 18)
-		return 0;
-	errno = 0;
-	id = strtoll(s, &end, 10);
-	if (*end != '\0' || errno != 0)
-		return 0;
-	return id;
-}
-
 /*
  * A reservation as JSON: res row 0 and its lines.  reason (NULL: none)
  * is added for inventory.released events.
@@ -468,7 +451,7 @@ reservations_get(struct request *r, struct response *rs)
 
 	if (!identity_require_role(r, rs, "service", "admin"))
 		return;
-	if ((id = reservations_id(r)) == 0) {
+	if ((id = request_capture_id(r, "id")) == 0) {
 		problem_send(r, rs, 404, "no reservation %s",
 		    request_capture(r, "id"));
 		return;
@@ -675,7 +658,7 @@ reservations_commit(struct request *r, struct response *rs)
 	memset(&w, 0, sizeof w);
 	w.r = r;
 	w.rs = rs;
-	if ((w.id = reservations_id(r)) == 0) {
+	if ((w.id = request_capture_id(r, "id")) == 0) {
 		problem_send(r, rs, 404, "no reservation %s",
 		    request_capture(r, "id"));
 		return;
@@ -708,7 +691,7 @@ reservations_release(struct request *r, struct response *rs)
 	memset(&w, 0, sizeof w);
 	w.r = r;
 	w.rs = rs;
-	if ((w.id = reservations_id(r)) == 0) {
+	if ((w.id = request_capture_id(r, "id")) == 0) {
 		problem_send(r, rs, 404, "no reservation %s",
 		    request_capture(r, "id"));
 		return;
