@@ -1476,6 +1476,13 @@ http_server_listen(struct http_server *srv, const char **errstr)
 		t->ht_fields = xcalloc(conf->conf_max_headers > 0 ?
 		    conf->conf_max_headers : 1, sizeof(struct http_field));
 		TAILQ_FOREACH(l, &conf->conf_listens, l_entry) {
+			if (l->l_tls) {
+				/* never plain HTTP where TLS was asked for */
+				*errstr = "TLS listeners are not supported yet";
+				log_warnx("%s: listen on %s port %s: %s",
+				    __func__, l->l_addr, l->l_port, *errstr);
+				return -1;
+			}
 			if (http_bind(t, l, errstr) == -1) {
 				log_warnx("%s: listen on %s port %s: %s",
 				    __func__, l->l_addr, l->l_port, *errstr);

@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -41,8 +43,8 @@
 struct rules_declare {
 	char			 d_path[1024];
 	int			 d_quiet;
-	int			 d_open;	/* route{} and group{} allowed */
-	char			 d_err[512];	/* first error, "file:line: ..." */
+	int			 d_open;	/* route{}, group{} allowed */
+	char			 d_err[512];	/* first "file:line: error" */
 };
 
 /* The load's allocator and hook state. */
@@ -410,6 +412,7 @@ rules_sandbox(lua_State *L)
 		{ NULL, NULL }
 	};
 	const luaL_Reg		*lib;
+	uint64_t		 seed[2];
 	size_t			 i;
 
 	for (lib = libs; lib->func != NULL; lib++) {
@@ -425,6 +428,19 @@ rules_sandbox(lua_State *L)
 	lua_pushnil(L);
 	lua_setfield(L, -2, "dump");
 	lua_pop(L, 1);
+
+	/*
+	 * Lua seeds from the time and an address, which two states made in
+	 * the same second can share: percentage splits need better.
+	 */
+	if (getentropy(seed, sizeof(seed)) == 0) {
+		lua_getglobal(L, LUA_MATHLIBNAME);
+		lua_getfield(L, -1, "randomseed");
+		lua_pushinteger(L, (lua_Integer)seed[0]);
+		lua_pushinteger(L, (lua_Integer)seed[1]);
+		lua_call(L, 2, 0);
+		lua_pop(L, 1);
+	}
 }
 
 int
@@ -513,7 +529,8 @@ rules_ident(const char *s, size_t len)
 		return 0;
 	for (i = 0; i < len; i++)
 		if (!(s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9')))
 			return 0;
 	return 1;
 }
@@ -754,7 +771,8 @@ rules_methods_get(lua_State *L, struct rules_declare *d, int line, int idx,
 		lua_rawgeti(L, -1, (lua_Integer)i);
 		s = lua_tostring(L, -1);
 		for (j = 0; j < RULES_NMETHODS; j++)
-			if (s != NULL && strcmp(s, rules_methods[j].m_name) == 0)
+			if (s != NULL &&
+			    strcmp(s, rules_methods[j].m_name) == 0)
 				break;
 		if (j == RULES_NMETHODS)
 			rules_raise(L, d, line, "route: unknown method \"%s\"",
@@ -960,7 +978,7 @@ rules_hook(lua_State *L, lua_Debug *ar)
 	lua_getfield(L, LUA_REGISTRYINDEX, RULES_KEY_DECLARE);
 	d = lua_touserdata(L, -1);
 	lua_pop(L, 1);
-	if (lua_getstack(L, 0, ar) && lua_getinfo(L, "Sl", ar))
+	if (d != NULL && lua_getstack(L, 0, ar) && lua_getinfo(L, "Sl", ar))
 		rules_raise(L, d, ar->currentline > 0 ? ar->currentline : -1,
 		    "rules run too long (more than %ld instructions)",
 		    RULES_MAX_INSTRUCTIONS);
@@ -1077,8 +1095,11 @@ rules_trie_sort(struct rules_node *n)
 
 	if (n == NULL)
 		return;
-	qsort(n->n_end, n->n_nend, sizeof(*n->n_end), rules_index_cmp);
-	qsort(n->n_rest, n->n_nrest, sizeof(*n->n_rest), rules_index_cmp);
+	if (n->n_nend > 1)
+		qsort(n->n_end, n->n_nend, sizeof(*n->n_end), rules_index_cmp);
+	if (n->n_nrest > 1)
+		qsort(n->n_rest, n->n_nrest, sizeof(*n->n_rest),
+		    rules_index_cmp);
 	for (i = 0; i < n->n_nkids; i++)
 		rules_trie_sort(n->n_kids[i]);
 	rules_trie_sort(n->n_cap);

@@ -5,7 +5,8 @@
  *
  * The Lua file declares routes, alone or in groups with shared defaults:
  *
- *	route { prefix = "/api/categories", service = "catalog", strip = "/api" }
+ *	route { prefix = "/api/categories", service = "catalog",
+ *	    strip = "/api" }
  *	group { service = "catalog", strip = "/api",
  *		route { methods = {"GET","HEAD"}, path = "/api/products/{id}" },
  *		route { methods = {"PUT"}, path = "/api/products/{id}",
@@ -60,7 +61,7 @@ enum rule_fallback {
 	RULE_FALLBACK_NONE,
 	RULE_FALLBACK_STATIC,	/* r_fb_status + r_fb_json */
 	RULE_FALLBACK_ROUTE,	/* r_fb_route */
-	RULE_FALLBACK_LUA,	/* a function: lua_runtime_call(LUA_PHASE_FALLBACK) */
+	RULE_FALLBACK_LUA,	/* a function (proxy/lua.h) */
 };
 
 /* A list of names (roles, scopes, rate-limit policies). */
@@ -80,7 +81,7 @@ struct rule_breaker {
 
 struct rule_route {
 	enum rule_kind		 r_kind;
-	char			*r_prefix;	/* prefix, or the path pattern */
+	char			*r_prefix;	/* prefix, or path pattern */
 	size_t			 r_prefix_len;
 	char			*r_strip;	/* "" when none */
 	size_t			 r_strip_len;
@@ -106,7 +107,7 @@ struct rule_route {
 	char			*r_fb_json;
 	char			*r_fb_route_name;
 	const struct rule_route	*r_fb_route;
-	int			 r_handler;	/* has a request-phase function */
+	int			 r_handler;	/* has a handler function */
 };
 
 struct rules {

@@ -1,9 +1,86 @@
 -- agora routing policy: the default rules shipped with agora-gateway.
--- See agora-rules(5).  Each route{} maps a path prefix (whole segments,
--- longest prefix wins) to a service of gateway.conf(5); strip becomes
--- SCRIPT_NAME and the rest of the path PATH_INFO, so the catalog sees
--- "/products/7" for a request to "/api/products/7".
+-- See agora-rules(5).
+--
+-- Each route{} maps a method and a path pattern to a service of
+-- gateway.conf(5); strip becomes SCRIPT_NAME and the rest of the path
+-- PATH_INFO, so the catalog sees "/products/7" for "/api/products/7".
+-- Path patterns are tried first (a literal segment before a {capture}),
+-- then prefixes, longest first.
+--
+-- auth/roles follow API.md.  They are declarations for now: the gateway
+-- does not verify tokens yet, and each service still checks the identity
+-- the gateway passes it (REMOTE_USER, AUTH_ROLES), never client headers.
+-- roles = any one of them; scopes = all of them.
 
 -- catalog: products and categories
-route { prefix = "/api/products", service = "catalog", strip = "/api" }
-route { prefix = "/api/categories", service = "catalog", strip = "/api" }
+group { service = "catalog", strip = "/api",
+	route { name = "products.list", methods = { "GET", "HEAD" },
+		path = "/api/products" },
+	route { name = "products.get", methods = { "GET", "HEAD" },
+		path = "/api/products/{id}" },
+	route { name = "categories.list", methods = { "GET", "HEAD" },
+		path = "/api/categories" },
+	route { name = "categories.get", methods = { "GET", "HEAD" },
+		path = "/api/categories/{slug}" },
+
+	group { auth = "jwt", roles = { "admin" },
+		route { name = "products.create", methods = { "POST" },
+			path = "/api/products" },
+		route { name = "products.write",
+			methods = { "PUT", "PATCH", "DELETE" },
+			path = "/api/products/{id}" },
+		route { name = "categories.create", methods = { "POST" },
+			path = "/api/categories" },
+	},
+
+	-- Anything else under these prefixes still reaches the catalog,
+	-- which answers 404 or 405 itself (as before path patterns).
+	route { prefix = "/api/products" },
+	route { prefix = "/api/categories" },
+}
+
+-- The services below are not in the shipped gateway.conf yet, and the
+-- gateway refuses rules that name a service it does not have ("unknown
+-- service").  Uncomment each block together with its service{} block in
+-- gateway.conf.
+
+-- inventory: stock and reservations
+-- group { service = "inventory", strip = "/api",
+-- 	route { name = "inventory.get", methods = { "GET", "HEAD" },
+-- 		path = "/api/inventory/{sku}" },
+-- 	group { auth = "jwt",
+-- 		route { name = "inventory.restock", methods = { "POST" },
+-- 			path = "/api/inventory/{sku}/restock",
+-- 			roles = { "admin" } },
+-- 		route { name = "reservations.create", methods = { "POST" },
+-- 			path = "/api/inventory/reservations",
+-- 			roles = { "service", "admin" } },
+-- 		route { name = "reservations.commit", methods = { "POST" },
+-- 			path = "/api/inventory/reservations/{id}/commit",
+-- 			roles = { "service" } },
+-- 		route { name = "reservations.release", methods = { "DELETE" },
+-- 			path = "/api/inventory/reservations/{id}",
+-- 			roles = { "service" } },
+-- 	},
+-- 	route { prefix = '/api/inventory' },
+-- }
+
+-- auth: tokens and keys (/api/auth/* strips /api; /.well-known/* as is)
+-- group { service = "auth",
+-- 	group { strip = "/api",
+-- 		route { name = "auth.token", methods = { "POST" },
+-- 			path = "/api/auth/token" },
+-- 		route { name = "auth.revoke", methods = { "POST" },
+-- 			path = "/api/auth/revoke" },
+-- 		route { name = "auth.introspect", methods = { "POST" },
+-- 			path = "/api/auth/introspect" },
+-- 		route { name = "auth.rotate", methods = { "POST" },
+-- 			path = "/api/auth/keys/rotate",
+-- 			auth = "jwt", roles = { "admin" } },
+-- 		route { prefix = "/api/auth" },
+-- 	},
+-- 	route { name = "auth.jwks", methods = { "GET", "HEAD" },
+-- 		path = "/.well-known/jwks.json" },
+-- 	route { name = "auth.discovery", methods = { "GET", "HEAD" },
+-- 		path = "/.well-known/openid-configuration" },
+-- }

@@ -21,6 +21,7 @@ auth_start()
 	# A cheaper scrypt keeps the suite fast; the format stays the same.
 	export AGORA_AUTH_SCRYPT_N=${AGORA_AUTH_SCRYPT_N:-16384}
 	export AGORA_AUTH_ISSUER=http://127.0.0.1:8080
+	t_log_add "$TMP/bootstrap.err"
 	AGORA_DB_SOCKET=$T_DBSOCK \
 	    AGORA_DB_PASSWORD_FILE=$T_SECRETS/db-password \
 	    "$AUTH_PROG" -B >"$TMP/bootstrap.env" 2>"$TMP/bootstrap.err" ||

@@ -8,7 +8,9 @@
 
 t_fixture_conf "$TMP/gateway.conf" '
 	processes 2
-	read timeout 5s'
+	read timeout 5s
+	param APP_ENV "test"
+	param SERVER_NAME "svc.example"'
 # the front's limits, small enough to hit from a test
 sed -i '1a\
 max header 2K\
@@ -180,6 +182,12 @@ t_is "idle keep-alive closed after idle timeout" "$out" "200 closed"
 el=$(sed -n 's/^elapsed //p' "$TMP/raw.err")
 t_ok "idle timeout is 3s (${el}s)" \
     awk -v e="$el" 'BEGIN { exit !(e >= 2.8 && e < 5) }'
+
+# per-service params: added, and replacing the gateway's own
+t_http GET "$T_URL$P"
+t_is "param APP_ENV added" "$(t_json 'j["params"].get("APP_ENV")')" test
+t_is "param SERVER_NAME replaced" \
+    "$(t_json 'j["params"].get("SERVER_NAME")')" svc.example
 
 # a large body streams through (64K limit here: 60000 bytes)
 head -c 60000 /dev/urandom >"$TMP/body"

@@ -18,26 +18,26 @@
 
 #include "log.h"
 #include "xmalloc.h"
-#include "lua.h"
+#include "luavm.h"
 
-#define LUA_RT_KEY_HANDLERS	"agora.lua.handlers"
-#define LUA_RT_KEY_FALLBACKS	"agora.lua.fallbacks"
-#define LUA_RT_KEY_REQMT	"agora.lua.reqmt"
-#define LUA_RT_KEY_HDRMT	"agora.lua.hdrmt"
-#define LUA_RT_KEY_PARMT	"agora.lua.parmt"
-#define LUA_RT_LOAD_BUDGET	10000000L	/* loading the file again */
-#define LUA_RT_CLAIMS_DEPTH	16
+#define LUAVM_KEY_HANDLERS	"agora.lua.handlers"
+#define LUAVM_KEY_FALLBACKS	"agora.lua.fallbacks"
+#define LUAVM_KEY_REQMT	"agora.lua.reqmt"
+#define LUAVM_KEY_HDRMT	"agora.lua.hdrmt"
+#define LUAVM_KEY_PARMT	"agora.lua.parmt"
+#define LUAVM_LOAD_BUDGET	10000000L	/* loading the file again */
+#define LUAVM_CLAIMS_DEPTH	16
 
 /* The call under way, reachable from the request's methods. */
-struct lua_rt_call {
-	const struct lua_request *c_req;
-	struct lua_result	*c_res;
+struct luavm_callctx {
+	const struct luavm_request *c_req;
+	struct luavm_result	*c_res;
 	const void		*c_reqobj;
 	const void		*c_hdrobj;
 	const void		*c_parobj;
 };
 
-struct lua_runtime {
+struct luavm {
 	lua_State		*rt_L;
 	const struct rules	*rt_rules;
 	size_t			 rt_mem;
@@ -45,18 +45,18 @@ struct lua_runtime {
 	long			 rt_budget;
 	int			 rt_memhit;
 	int			 rt_runaway;
-	struct lua_rt_call	*rt_call;
+	struct luavm_callctx	*rt_call;
 };
 
 /* Parameters the gateway sets from a verified token, never a rule. */
-static const char *const lua_rt_reserved[] = {
+static const char *const luavm_reserved[] = {
 	"AUTH_ROLES", "AUTH_SCOPE", "AUTH_TYPE", "REMOTE_USER",
 };
 
 static void *
-lua_rt_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+luavm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
-	struct lua_runtime	*rt = ud;
+	struct luavm	*rt = ud;
 	void			*p;
 
 	if (ptr == NULL)
@@ -77,9 +77,9 @@ lua_rt_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 }
 
 static void
-lua_rt_hook(lua_State *L, lua_Debug *ar)
+luavm_hook(lua_State *L, lua_Debug *ar)
 {
-	struct lua_runtime	*rt;
+	struct luavm	*rt;
 	void			*ud;
 
 	(void)ar;
@@ -87,7 +87,7 @@ lua_rt_hook(lua_State *L, lua_Debug *ar)
 	rt = ud;
 	rt->rt_runaway = 1;
 	/* every instruction from now on raises: the budget is spent */
-	lua_sethook(L, lua_rt_hook, LUA_MASKCOUNT, 1);
+	lua_sethook(L, luavm_hook, LUA_MASKCOUNT, 1);
 	luaL_where(L, 0);
 	lua_pushfstring(L, "%srule ran too long (more than %d instructions)",
 	    lua_tostring(L, -1), (int)rt->rt_budget);
@@ -95,23 +95,23 @@ lua_rt_hook(lua_State *L, lua_Debug *ar)
 }
 
 static int
-lua_rt_panic(lua_State *L)
+luavm_panic(lua_State *L)
 {
 	fatalx("lua: unprotected Lua error: %s", lua_tostring(L, -1));
 }
 
-static struct lua_runtime *
-lua_rt_get(lua_State *L)
+static struct luavm *
+luavm_get(lua_State *L)
 {
 	return lua_touserdata(L, lua_upvalueindex(1));
 }
 
 /* The current call, when self (argument 1) is its object of kind. */
-static struct lua_rt_call *
-lua_rt_self(lua_State *L, int kind)
+static struct luavm_callctx *
+luavm_self(lua_State *L, int kind)
 {
-	struct lua_runtime	*rt = lua_rt_get(L);
-	struct lua_rt_call	*c = rt->rt_call;
+	struct luavm	*rt = luavm_get(L);
+	struct luavm_callctx	*c = rt->rt_call;
 	const void		*p = lua_topointer(L, 1);
 
 	if (c == NULL || p == NULL || (kind == 0 && p != c->c_reqobj) ||
@@ -122,7 +122,7 @@ lua_rt_self(lua_State *L, int kind)
 }
 
 static int
-lua_rt_token(const char *s, size_t len)
+luavm_token(const char *s, size_t len)
 {
 	size_t	 i;
 
@@ -138,25 +138,25 @@ lua_rt_token(const char *s, size_t len)
 }
 
 static int
-lua_rt_value_ok(const char *s, size_t len)
+luavm_value_ok(const char *s, size_t len)
 {
 	return memchr(s, '\r', len) == NULL && memchr(s, '\n', len) == NULL &&
 	    memchr(s, '\0', len) == NULL;
 }
 
 static const char *
-lua_rt_hdrname(lua_State *L, int idx)
+luavm_hdrname(lua_State *L, int idx)
 {
 	size_t		 len;
 	const char	*s = luaL_checklstring(L, idx, &len);
 
-	if (!lua_rt_token(s, len))
+	if (!luavm_token(s, len))
 		luaL_error(L, "bad header name \"%s\"", s);
 	return s;
 }
 
 static const char *
-lua_rt_hdrvalue(lua_State *L, int idx)
+luavm_hdrvalue(lua_State *L, int idx)
 {
 	size_t		 len;
 	const char	*s;
@@ -164,19 +164,19 @@ lua_rt_hdrvalue(lua_State *L, int idx)
 	if (lua_type(L, idx) == LUA_TNUMBER)
 		lua_tostring(L, idx);	/* converts in place */
 	s = luaL_checklstring(L, idx, &len);
-	if (!lua_rt_value_ok(s, len))
+	if (!luavm_value_ok(s, len))
 		luaL_error(L, "header value holds CR, LF or NUL");
 	return s;
 }
 
 /* headers:get(name): the edits of this call first, then the request. */
 static int
-lua_rt_hdr_get(lua_State *L)
+luavm_hdr_get(lua_State *L)
 {
-	struct lua_rt_call		*c = lua_rt_self(L, 1);
-	const struct lua_request	*rq = c->c_req;
-	const struct lua_hdr_edit	*e;
-	const struct lua_header		*h;
+	struct luavm_callctx		*c = luavm_self(L, 1);
+	const struct luavm_request	*rq = c->c_req;
+	const struct luavm_hdr_edit	*e;
+	const struct luavm_header		*h;
 	const char			*name;
 	luaL_Buffer			 b;
 	size_t				 i, len;
@@ -187,7 +187,7 @@ lua_rt_hdr_get(lua_State *L)
 		e = &c->c_res->lres_edits[i - 1];
 		if (strcasecmp(e->he_name, name) != 0)
 			continue;
-		if (e->he_op == LUA_HDR_REMOVE)
+		if (e->he_op == LUAVM_HDR_REMOVE)
 			lua_pushnil(L);
 		else
 			lua_pushstring(L, e->he_value);
@@ -209,10 +209,10 @@ lua_rt_hdr_get(lua_State *L)
 }
 
 static void
-lua_rt_edit(struct lua_result *res, enum lua_hdr_op op, const char *name,
+luavm_edit(struct luavm_result *res, enum luavm_hdr_op op, const char *name,
     const char *value)
 {
-	struct lua_hdr_edit	*e;
+	struct luavm_hdr_edit	*e;
 
 	res->lres_edits = xreallocarray(res->lres_edits, res->lres_nedits + 1,
 	    sizeof(*res->lres_edits));
@@ -223,32 +223,32 @@ lua_rt_edit(struct lua_result *res, enum lua_hdr_op op, const char *name,
 }
 
 static int
-lua_rt_hdr_set(lua_State *L)
+luavm_hdr_set(lua_State *L)
 {
-	struct lua_rt_call	*c = lua_rt_self(L, 1);
+	struct luavm_callctx	*c = luavm_self(L, 1);
 	const char		*name, *value;
 
-	name = lua_rt_hdrname(L, 2);
-	value = lua_rt_hdrvalue(L, 3);
-	lua_rt_edit(c->c_res, LUA_HDR_SET, name, value);
+	name = luavm_hdrname(L, 2);
+	value = luavm_hdrvalue(L, 3);
+	luavm_edit(c->c_res, LUAVM_HDR_SET, name, value);
 	return 0;
 }
 
 static int
-lua_rt_hdr_remove(lua_State *L)
+luavm_hdr_remove(lua_State *L)
 {
-	struct lua_rt_call	*c = lua_rt_self(L, 1);
+	struct luavm_callctx	*c = luavm_self(L, 1);
 
-	lua_rt_edit(c->c_res, LUA_HDR_REMOVE, lua_rt_hdrname(L, 2), NULL);
+	luavm_edit(c->c_res, LUAVM_HDR_REMOVE, luavm_hdrname(L, 2), NULL);
 	return 0;
 }
 
 /* Adds or replaces name in a list of name/value pairs. */
 static void
-lua_rt_kv_put(struct lua_kv **v, size_t *n, const char *name,
+luavm_kv_put(struct luavm_kv **v, size_t *n, const char *name,
     const char *value, size_t vlen, int nocase)
 {
-	struct lua_kv	*kv;
+	struct luavm_kv	*kv;
 	size_t		 i;
 
 	for (i = 0; i < *n; i++)
@@ -271,9 +271,9 @@ lua_rt_kv_put(struct lua_kv **v, size_t *n, const char *name,
 
 /* params:set(name, value): a FastCGI param for the backend. */
 static int
-lua_rt_par_set(lua_State *L)
+luavm_par_set(lua_State *L)
 {
-	struct lua_rt_call	*c = lua_rt_self(L, 2);
+	struct luavm_callctx	*c = luavm_self(L, 2);
 	const char		*name, *value;
 	size_t			 len, vlen, i;
 
@@ -282,23 +282,23 @@ lua_rt_par_set(lua_State *L)
 	    "abcdefghijklmnopqrstuvwxyz0123456789_") != len)
 		return luaL_error(L, "bad param name \"%s\" (letters, digits "
 		    "and \"_\")", name);
-	for (i = 0; i < sizeof(lua_rt_reserved) / sizeof(*lua_rt_reserved);
+	for (i = 0; i < sizeof(luavm_reserved) / sizeof(*luavm_reserved);
 	    i++)
-		if (strcmp(name, lua_rt_reserved[i]) == 0)
+		if (strcmp(name, luavm_reserved[i]) == 0)
 			return luaL_error(L, "param %s is set by the gateway "
 			    "from the token only", name);
 	if (lua_type(L, 3) == LUA_TNUMBER)
 		lua_tostring(L, 3);
 	value = luaL_checklstring(L, 3, &vlen);
-	lua_rt_kv_put(&c->c_res->lres_params, &c->c_res->lres_nparams, name,
+	luavm_kv_put(&c->c_res->lres_params, &c->c_res->lres_nparams, name,
 	    value, vlen, 0);
 	return 0;
 }
 
 static int
-lua_rt_par_get(lua_State *L)
+luavm_par_get(lua_State *L)
 {
-	struct lua_rt_call	*c = lua_rt_self(L, 2);
+	struct luavm_callctx	*c = luavm_self(L, 2);
 	const char		*name = luaL_checkstring(L, 2);
 	size_t			 i;
 
@@ -314,14 +314,14 @@ lua_rt_par_get(lua_State *L)
 
 /* req:set_service(name): the caller checks that it exists. */
 static int
-lua_rt_set_service(lua_State *L)
+luavm_set_service(lua_State *L)
 {
-	struct lua_rt_call	*c = lua_rt_self(L, 0);
+	struct luavm_callctx	*c = luavm_self(L, 0);
 	const char		*name;
 	size_t			 len;
 
 	name = luaL_checklstring(L, 2, &len);
-	if (len == 0 || len > 64 || !lua_rt_token(name, len))
+	if (len == 0 || len > 64 || !luavm_token(name, len))
 		return luaL_error(L, "bad service name \"%s\"", name);
 	free(c->c_res->lres_service);
 	c->c_res->lres_service = xstrdup(name);
@@ -332,10 +332,10 @@ lua_rt_set_service(lua_State *L)
 
 /* req:respond(status [, headers [, body]]): answer without a backend. */
 static int
-lua_rt_respond(lua_State *L)
+luavm_respond(lua_State *L)
 {
-	struct lua_rt_call	*c = lua_rt_self(L, 0);
-	struct lua_result	*res = c->c_res;
+	struct luavm_callctx	*c = luavm_self(L, 0);
+	struct luavm_result	*res = c->c_res;
 	lua_Integer		 status;
 	const char		*body = NULL, *v;
 	size_t			 blen = 0, vlen, i;
@@ -356,9 +356,9 @@ lua_rt_respond(lua_State *L)
 				return luaL_error(L, "respond: header names "
 				    "must be strings");
 			lua_pushvalue(L, -2);
-			lua_rt_hdrname(L, -1);
+			luavm_hdrname(L, -1);
 			lua_pop(L, 1);
-			lua_rt_hdrvalue(L, -1);
+			luavm_hdrvalue(L, -1);
 			lua_pop(L, 1);
 		}
 	}
@@ -376,7 +376,7 @@ lua_rt_respond(lua_State *L)
 		lua_pushnil(L);
 		while (lua_next(L, 3) != 0) {
 			v = lua_tolstring(L, -1, &vlen);
-			lua_rt_kv_put(&res->lres_headers, &res->lres_nheaders,
+			luavm_kv_put(&res->lres_headers, &res->lres_nheaders,
 			    lua_tostring(L, -2), v, vlen, 1);
 			lua_pop(L, 1);
 		}
@@ -393,13 +393,13 @@ lua_rt_respond(lua_State *L)
 
 /* req:bucket(s): 0..99 from a hash of s, for sticky percentage splits. */
 static int
-lua_rt_bucket(lua_State *L)
+luavm_bucket(lua_State *L)
 {
 	const unsigned char	*s;
 	size_t			 len, i;
 	unsigned int		 h = 2166136261u;	/* FNV-1a */
 
-	(void)lua_rt_self(L, 0);
+	(void)luavm_self(L, 0);
 	s = (const unsigned char *)luaL_checklstring(L, 2, &len);
 	for (i = 0; i < len; i++) {
 		h ^= s[i];
@@ -410,11 +410,11 @@ lua_rt_bucket(lua_State *L)
 }
 
 static void
-lua_rt_claims(lua_State *L, yajl_val v, int depth)
+luavm_claims(lua_State *L, yajl_val v, int depth)
 {
 	size_t	 i;
 
-	if (depth > LUA_RT_CLAIMS_DEPTH)
+	if (depth > LUAVM_CLAIMS_DEPTH)
 		luaL_error(L, "claims nest too deep");
 	luaL_checkstack(L, 4, "claims");
 	if (v == NULL || YAJL_IS_NULL(v))
@@ -432,13 +432,13 @@ lua_rt_claims(lua_State *L, yajl_val v, int depth)
 	else if (YAJL_IS_ARRAY(v)) {
 		lua_createtable(L, (int)v->u.array.len, 0);
 		for (i = 0; i < v->u.array.len; i++) {
-			lua_rt_claims(L, v->u.array.values[i], depth + 1);
+			luavm_claims(L, v->u.array.values[i], depth + 1);
 			lua_rawseti(L, -2, (lua_Integer)i + 1);
 		}
 	} else if (YAJL_IS_OBJECT(v)) {
 		lua_createtable(L, 0, (int)v->u.object.len);
 		for (i = 0; i < v->u.object.len; i++) {
-			lua_rt_claims(L, v->u.object.values[i], depth + 1);
+			luavm_claims(L, v->u.object.values[i], depth + 1);
 			lua_setfield(L, -2, v->u.object.keys[i]);
 		}
 	} else
@@ -446,7 +446,7 @@ lua_rt_claims(lua_State *L, yajl_val v, int depth)
 }
 
 static void
-lua_rt_setstr(lua_State *L, const char *key, const char *s, size_t len)
+luavm_setstr(lua_State *L, const char *key, const char *s, size_t len)
 {
 	if (s == NULL)
 		lua_pushnil(L);
@@ -457,7 +457,7 @@ lua_rt_setstr(lua_State *L, const char *key, const char *s, size_t len)
 
 /* An object of the given metatable, its pointer noted in *obj. */
 static void
-lua_rt_object(lua_State *L, const char *mtkey, const void **obj)
+luavm_object(lua_State *L, const char *mtkey, const void **obj)
 {
 	lua_newtable(L);
 	lua_getfield(L, LUA_REGISTRYINDEX, mtkey);
@@ -467,48 +467,48 @@ lua_rt_object(lua_State *L, const char *mtkey, const void **obj)
 
 /* Protected (fn, call): builds the request and calls fn with it. */
 static int
-lua_rt_run(lua_State *L)
+luavm_run(lua_State *L)
 {
-	struct lua_rt_call		*c = lua_touserdata(L, 2);
-	const struct lua_request	*rq = c->c_req;
+	struct luavm_callctx		*c = lua_touserdata(L, 2);
+	const struct luavm_request	*rq = c->c_req;
 	const struct rule_match		*m = rq->lr_match;
 	const struct rule_route		*r = m->m_route;
 	size_t				 i;
 
 	lua_pushvalue(L, 1);
-	lua_rt_object(L, LUA_RT_KEY_REQMT, &c->c_reqobj);
-	lua_rt_setstr(L, "method", rq->lr_method, rq->lr_method != NULL ?
+	luavm_object(L, LUAVM_KEY_REQMT, &c->c_reqobj);
+	luavm_setstr(L, "method", rq->lr_method, rq->lr_method != NULL ?
 	    strlen(rq->lr_method) : 0);
-	lua_rt_setstr(L, "path", rq->lr_path, rq->lr_path_len);
-	lua_rt_setstr(L, "query", rq->lr_query != NULL ? rq->lr_query : "",
+	luavm_setstr(L, "path", rq->lr_path, rq->lr_path_len);
+	luavm_setstr(L, "query", rq->lr_query != NULL ? rq->lr_query : "",
 	    rq->lr_query != NULL ? rq->lr_query_len : 0);
-	lua_rt_setstr(L, "client", rq->lr_client_addr,
+	luavm_setstr(L, "client", rq->lr_client_addr,
 	    rq->lr_client_addr != NULL ? strlen(rq->lr_client_addr) : 0);
 	lua_pushinteger(L, rq->lr_client_port);
 	lua_setfield(L, -2, "port");
-	lua_rt_setstr(L, "route", r->r_name, r->r_name != NULL ?
+	luavm_setstr(L, "route", r->r_name, r->r_name != NULL ?
 	    strlen(r->r_name) : 0);
-	lua_rt_setstr(L, "service", r->r_service_name,
+	luavm_setstr(L, "service", r->r_service_name,
 	    strlen(r->r_service_name));
 	lua_createtable(L, 0, (int)m->m_ncaps);
 	for (i = 0; i < m->m_ncaps; i++)
-		lua_rt_setstr(L, m->m_caps[i].c_name, m->m_caps[i].c_value,
+		luavm_setstr(L, m->m_caps[i].c_name, m->m_caps[i].c_value,
 		    m->m_caps[i].c_len);
 	lua_setfield(L, -2, "captures");
 	if (rq->lr_claims != NULL) {
-		lua_rt_claims(L, rq->lr_claims, 0);
+		luavm_claims(L, rq->lr_claims, 0);
 		lua_setfield(L, -2, "claims");
 	}
-	lua_rt_object(L, LUA_RT_KEY_HDRMT, &c->c_hdrobj);
+	luavm_object(L, LUAVM_KEY_HDRMT, &c->c_hdrobj);
 	lua_setfield(L, -2, "headers");
-	lua_rt_object(L, LUA_RT_KEY_PARMT, &c->c_parobj);
+	luavm_object(L, LUAVM_KEY_PARMT, &c->c_parobj);
 	lua_setfield(L, -2, "params");
 	lua_call(L, 1, 0);
 	return 0;
 }
 
 void
-lua_result_clear(struct lua_result *res)
+luavm_result_clear(struct luavm_result *res)
 {
 	size_t	 i;
 
@@ -535,58 +535,58 @@ lua_result_clear(struct lua_result *res)
 }
 
 static void
-lua_rt_fail(struct lua_result *res, const char *fmt, ...)
+luavm_fail(struct luavm_result *res, const char *fmt, ...)
 {
 	va_list	 ap;
 
-	lua_result_clear(res);
-	res->lres_outcome = LUA_OUT_ERROR;
+	luavm_result_clear(res);
+	res->lres_outcome = LUAVM_OUT_ERROR;
 	va_start(ap, fmt);
 	vsnprintf(res->lres_error, sizeof(res->lres_error), fmt, ap);
 	va_end(ap);
 }
 
 static const char *
-lua_rt_phase_key(enum lua_phase phase)
+luavm_phase_key(enum luavm_phase phase)
 {
-	return phase == LUA_PHASE_HANDLER ? LUA_RT_KEY_HANDLERS :
-	    LUA_RT_KEY_FALLBACKS;
+	return phase == LUAVM_PHASE_HANDLER ? LUAVM_KEY_HANDLERS :
+	    LUAVM_KEY_FALLBACKS;
 }
 
 int
-lua_runtime_has(const struct lua_runtime *crt, const struct rule_route *r,
-    enum lua_phase phase)
+luavm_has(const struct luavm *crt, const struct rule_route *r,
+    enum luavm_phase phase)
 {
 	lua_State	*L = crt->rt_L;
 	int		 yes;
 
-	lua_getfield(L, LUA_REGISTRYINDEX, lua_rt_phase_key(phase));
+	lua_getfield(L, LUA_REGISTRYINDEX, luavm_phase_key(phase));
 	yes = lua_rawgeti(L, -1, r->r_index) == LUA_TFUNCTION;
 	lua_pop(L, 2);
 	return yes;
 }
 
-enum lua_outcome
-lua_runtime_call(struct lua_runtime *rt, enum lua_phase phase,
-    const struct lua_request *req, struct lua_result *res)
+enum luavm_outcome
+luavm_call(struct luavm *rt, enum luavm_phase phase,
+    const struct luavm_request *req, struct luavm_result *res)
 {
 	lua_State		*L = rt->rt_L;
-	struct lua_rt_call	 c;
+	struct luavm_callctx	 c;
 	const struct rule_route	*r;
 	int			 rc;
 
 	memset(res, 0, sizeof(*res));
 	if (req->lr_match == NULL || (r = req->lr_match->m_route) == NULL) {
-		lua_rt_fail(res, "%s: no route", __func__);
+		luavm_fail(res, "%s: no route", __func__);
 		return res->lres_outcome;
 	}
 	lua_settop(L, 0);
-	lua_getfield(L, LUA_REGISTRYINDEX, lua_rt_phase_key(phase));
+	lua_getfield(L, LUA_REGISTRYINDEX, luavm_phase_key(phase));
 	if (lua_rawgeti(L, -1, r->r_index) != LUA_TFUNCTION) {
 		lua_settop(L, 0);
-		lua_rt_fail(res, "%s:%d: route has no %s function",
+		luavm_fail(res, "%s:%d: route has no %s function",
 		    rt->rt_rules->rl_path, r->r_line,
-		    phase == LUA_PHASE_HANDLER ? "handler" : "fallback");
+		    phase == LUAVM_PHASE_HANDLER ? "handler" : "fallback");
 		return res->lres_outcome;
 	}
 	memset(&c, 0, sizeof(c));
@@ -596,23 +596,23 @@ lua_runtime_call(struct lua_runtime *rt, enum lua_phase phase,
 	rt->rt_runaway = 0;
 	rt->rt_memhit = 0;
 
-	lua_pushcfunction(L, lua_rt_run);
+	lua_pushcfunction(L, luavm_run);
 	lua_insert(L, -2);
 	lua_pushlightuserdata(L, &c);
-	lua_sethook(L, lua_rt_hook, LUA_MASKCOUNT, (int)rt->rt_budget);
+	lua_sethook(L, luavm_hook, LUA_MASKCOUNT, (int)rt->rt_budget);
 	rc = lua_pcall(L, 2, 0, 0);
 	lua_sethook(L, NULL, 0, 0);
 	rt->rt_call = NULL;
 
 	if (rc == LUA_OK)
-		res->lres_outcome = res->lres_status != 0 ? LUA_OUT_RESPOND :
-		    LUA_OUT_CONTINUE;
+		res->lres_outcome = res->lres_status != 0 ? LUAVM_OUT_RESPOND :
+		    LUAVM_OUT_CONTINUE;
 	else if (rt->rt_memhit && !rt->rt_runaway)
-		lua_rt_fail(res, "%s:%d: rule uses more than %zu bytes of "
+		luavm_fail(res, "%s:%d: rule uses more than %zu bytes of "
 		    "memory", rt->rt_rules->rl_path, r->r_line,
 		    rt->rt_memlimit);
 	else
-		lua_rt_fail(res, "%s", lua_type(L, -1) == LUA_TSTRING ?
+		luavm_fail(res, "%s", lua_type(L, -1) == LUA_TSTRING ?
 		    lua_tostring(L, -1) : "error object is not a string");
 	lua_settop(L, 0);
 	if (rc != LUA_OK)
@@ -621,7 +621,7 @@ lua_runtime_call(struct lua_runtime *rt, enum lua_phase phase,
 }
 
 void
-lua_runtime_limits(struct lua_runtime *rt, long instructions, size_t memory)
+luavm_limits(struct luavm *rt, long instructions, size_t memory)
 {
 	if (instructions > 0)
 		rt->rt_budget = instructions > 1000000000L ? 1000000000L :
@@ -632,7 +632,7 @@ lua_runtime_limits(struct lua_runtime *rt, long instructions, size_t memory)
 
 /* Metatable at key: __index is a table of methods with rt as upvalue. */
 static void
-lua_rt_methods(lua_State *L, struct lua_runtime *rt, const char *key,
+luavm_methods(lua_State *L, struct luavm *rt, const char *key,
     const luaL_Reg *fns)
 {
 	lua_newtable(L);
@@ -647,7 +647,7 @@ lua_rt_methods(lua_State *L, struct lua_runtime *rt, const char *key,
 
 /* The methods of the declaration at idx, as rules_load() saw them. */
 static unsigned
-lua_rt_decl_methods(lua_State *L, int idx)
+luavm_decl_methods(lua_State *L, int idx)
 {
 	unsigned	 bits = 0;
 	size_t		 i, n;
@@ -672,7 +672,7 @@ lua_rt_decl_methods(lua_State *L, int idx)
  * same routes as when rl was loaded.
  */
 static int
-lua_rt_collect(struct lua_runtime *rt, int decls, char *err, size_t errlen)
+luavm_collect(struct luavm *rt, int decls, char *err, size_t errlen)
 {
 	lua_State		*L = rt->rt_L;
 	const struct rules	*rl = rt->rt_rules;
@@ -696,7 +696,7 @@ lua_rt_collect(struct lua_runtime *rt, int decls, char *err, size_t errlen)
 			    "prefix");
 			p = lua_tostring(L, -1);
 			if (p != NULL && strcmp(p, r->r_prefix) == 0 &&
-			    lua_rt_decl_methods(L, d) == r->r_methods) {
+			    luavm_decl_methods(L, d) == r->r_methods) {
 				lua_pop(L, 1);
 				break;
 			}
@@ -716,8 +716,8 @@ lua_rt_collect(struct lua_runtime *rt, int decls, char *err, size_t errlen)
 			lua_pop(L, 1);
 		lua_pop(L, 1);
 	}
-	lua_setfield(L, LUA_REGISTRYINDEX, LUA_RT_KEY_FALLBACKS);
-	lua_setfield(L, LUA_REGISTRYINDEX, LUA_RT_KEY_HANDLERS);
+	lua_setfield(L, LUA_REGISTRYINDEX, LUAVM_KEY_FALLBACKS);
+	lua_setfield(L, LUA_REGISTRYINDEX, LUAVM_KEY_HANDLERS);
 	return 0;
  changed:
 	snprintf(err, errlen, "%s: the rules declared other routes than at "
@@ -725,27 +725,27 @@ lua_rt_collect(struct lua_runtime *rt, int decls, char *err, size_t errlen)
 	return -1;
 }
 
-struct lua_runtime *
-lua_runtime_new(const struct rules *rl, char *err, size_t errlen)
+struct luavm *
+luavm_new(const struct rules *rl, char *err, size_t errlen)
 {
 	static const luaL_Reg	 req_fns[] = {
-		{ "respond", lua_rt_respond },
-		{ "set_service", lua_rt_set_service },
-		{ "bucket", lua_rt_bucket },
+		{ "respond", luavm_respond },
+		{ "set_service", luavm_set_service },
+		{ "bucket", luavm_bucket },
 		{ NULL, NULL }
 	};
 	static const luaL_Reg	 hdr_fns[] = {
-		{ "get", lua_rt_hdr_get },
-		{ "set", lua_rt_hdr_set },
-		{ "remove", lua_rt_hdr_remove },
+		{ "get", luavm_hdr_get },
+		{ "set", luavm_hdr_set },
+		{ "remove", luavm_hdr_remove },
 		{ NULL, NULL }
 	};
 	static const luaL_Reg	 par_fns[] = {
-		{ "get", lua_rt_par_get },
-		{ "set", lua_rt_par_set },
+		{ "get", luavm_par_get },
+		{ "set", luavm_par_set },
 		{ NULL, NULL }
 	};
-	struct lua_runtime	*rt;
+	struct luavm	*rt;
 	lua_State		*L;
 
 	if (rl == NULL) {
@@ -754,33 +754,33 @@ lua_runtime_new(const struct rules *rl, char *err, size_t errlen)
 	}
 	rt = xcalloc(1, sizeof(*rt));
 	rt->rt_rules = rl;
-	rt->rt_memlimit = LUA_RT_MEMORY;
-	rt->rt_budget = LUA_RT_LOAD_BUDGET;
-	if ((L = rt->rt_L = lua_newstate(lua_rt_alloc, rt)) == NULL) {
+	rt->rt_memlimit = LUAVM_MEMORY;
+	rt->rt_budget = LUAVM_LOAD_BUDGET;
+	if ((L = rt->rt_L = lua_newstate(luavm_alloc, rt)) == NULL) {
 		snprintf(err, errlen, "%s: cannot create a Lua state",
 		    rl->rl_path);
 		free(rt);
 		return NULL;
 	}
-	lua_atpanic(L, lua_rt_panic);
-	lua_sethook(L, lua_rt_hook, LUA_MASKCOUNT, (int)rt->rt_budget);
+	lua_atpanic(L, luavm_panic);
+	lua_sethook(L, luavm_hook, LUA_MASKCOUNT, (int)rt->rt_budget);
 	if (rules_declare(L, rl->rl_path, 1, err, errlen) == -1 ||
-	    lua_rt_collect(rt, lua_gettop(L), err, errlen) == -1) {
-		lua_runtime_free(rt);
+	    luavm_collect(rt, lua_gettop(L), err, errlen) == -1) {
+		luavm_free(rt);
 		return NULL;
 	}
 	lua_sethook(L, NULL, 0, 0);
 	lua_settop(L, 0);
-	lua_rt_methods(L, rt, LUA_RT_KEY_REQMT, req_fns);
-	lua_rt_methods(L, rt, LUA_RT_KEY_HDRMT, hdr_fns);
-	lua_rt_methods(L, rt, LUA_RT_KEY_PARMT, par_fns);
+	luavm_methods(L, rt, LUAVM_KEY_REQMT, req_fns);
+	luavm_methods(L, rt, LUAVM_KEY_HDRMT, hdr_fns);
+	luavm_methods(L, rt, LUAVM_KEY_PARMT, par_fns);
 	lua_gc(L, LUA_GCCOLLECT);
-	rt->rt_budget = LUA_RT_INSTRUCTIONS;
+	rt->rt_budget = LUAVM_INSTRUCTIONS;
 	return rt;
 }
 
 void
-lua_runtime_free(struct lua_runtime *rt)
+luavm_free(struct luavm *rt)
 {
 	if (rt == NULL)
 		return;

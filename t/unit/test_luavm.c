@@ -14,17 +14,17 @@
 
 #include "runner.h"
 #include "json.h"
-#include "lua.h"
+#include "luavm.h"
 
-static char			 fixtures[PATH_MAX];
+static char			 fixtures[PATH_MAX / 2];
 static struct rules		*rl;
-static struct lua_runtime	*rt;
+static struct luavm	*rt;
 
 /* A request to path, with the given headers (name, value, ... NULL). */
 struct req {
-	struct lua_request	 q;
+	struct luavm_request	 q;
 	struct rule_match	 m;
-	struct lua_header	 h[8];
+	struct luavm_header	 h[8];
 };
 
 static void
@@ -58,7 +58,7 @@ mkreq(struct req *r, const char *method, const char *path, ...)
 }
 
 static const char *
-param(const struct lua_result *res, const char *name)
+param(const struct luavm_result *res, const char *name)
 {
 	size_t	 i;
 
@@ -78,7 +78,7 @@ setup(void)
 		printf("# %s\n", err);
 		return -1;
 	}
-	if ((rt = lua_runtime_new(rl, err, sizeof(err))) == NULL) {
+	if ((rt = luavm_new(rl, err, sizeof(err))) == NULL) {
 		printf("# %s\n", err);
 		return -1;
 	}
@@ -88,40 +88,40 @@ setup(void)
 static void
 t_canary_header(void)
 {
-	struct lua_result	 res;
+	struct luavm_result	 res;
 	struct req		 r;
 
 	mkreq(&r, "GET", "/api/header/7", "x-canary", "1", NULL);
-	CU_ASSERT_TRUE(lua_runtime_has(rt, r.m.m_route, LUA_PHASE_HANDLER));
-	CU_ASSERT_FALSE(lua_runtime_has(rt, r.m.m_route, LUA_PHASE_FALLBACK));
-	CU_ASSERT_EQUAL(lua_runtime_call(rt, LUA_PHASE_HANDLER, &r.q, &res),
-	    LUA_OUT_CONTINUE);
+	CU_ASSERT_TRUE(luavm_has(rt, r.m.m_route, LUAVM_PHASE_HANDLER));
+	CU_ASSERT_FALSE(luavm_has(rt, r.m.m_route, LUAVM_PHASE_FALLBACK));
+	CU_ASSERT_EQUAL(luavm_call(rt, LUAVM_PHASE_HANDLER, &r.q, &res),
+	    LUAVM_OUT_CONTINUE);
 	CU_ASSERT_STRING_EQUAL(res.lres_service, "catalog-canary");
-	lua_result_clear(&res);
+	luavm_result_clear(&res);
 
 	mkreq(&r, "GET", "/api/header/7", "X-Canary", "0", NULL);
-	CU_ASSERT_EQUAL(lua_runtime_call(rt, LUA_PHASE_HANDLER, &r.q, &res),
-	    LUA_OUT_CONTINUE);
+	CU_ASSERT_EQUAL(luavm_call(rt, LUAVM_PHASE_HANDLER, &r.q, &res),
+	    LUAVM_OUT_CONTINUE);
 	CU_ASSERT_PTR_NULL(res.lres_service);
-	lua_result_clear(&res);
+	luavm_result_clear(&res);
 }
 
 static void
 t_canary_percent(void)
 {
-	struct lua_result	 res;
+	struct luavm_result	 res;
 	struct req		 r;
 	int			 i, canary = 0, sticky = 0;
 	char			 addr[32];
 
 	mkreq(&r, "GET", "/api/pct", NULL);
 	for (i = 0; i < 10000; i++) {
-		CU_ASSERT_EQUAL(lua_runtime_call(rt, LUA_PHASE_HANDLER, &r.q,
-		    &res), LUA_OUT_CONTINUE);
+		CU_ASSERT_EQUAL(luavm_call(rt, LUAVM_PHASE_HANDLER, &r.q,
+		    &res), LUAVM_OUT_CONTINUE);
 		if (res.lres_service != NULL &&
 		    strcmp(res.lres_service, "catalog-canary") == 0)
 			canary++;
-		lua_result_clear(&res);
+		luavm_result_clear(&res);
 	}
 	/* 10% of 10000: 1000, sd 30; 6 sd either way */
 	CU_ASSERT(canary > 820 && canary < 1180);
@@ -131,22 +131,22 @@ t_canary_percent(void)
 	for (i = 0; i < 1000; i++) {
 		snprintf(addr, sizeof(addr), "10.0.%d.%d", i / 256, i % 256);
 		r.q.lr_client_addr = addr;
-		lua_runtime_call(rt, LUA_PHASE_HANDLER, &r.q, &res);
+		luavm_call(rt, LUAVM_PHASE_HANDLER, &r.q, &res);
 		if (res.lres_service != NULL)
 			sticky++;
-		lua_result_clear(&res);
-		lua_runtime_call(rt, LUA_PHASE_HANDLER, &r.q, &res);
+		luavm_result_clear(&res);
+		luavm_call(rt, LUAVM_PHASE_HANDLER, &r.q, &res);
 		if (res.lres_service != NULL)
 			sticky--;
-		lua_result_clear(&res);
+		luavm_result_clear(&res);
 	}
 	CU_ASSERT_EQUAL(sticky, 0);
 	for (i = 0; i < 1000; i++) {
 		snprintf(addr, sizeof(addr), "10.1.%d.%d", i / 256, i % 256);
 		r.q.lr_client_addr = addr;
-		lua_runtime_call(rt, LUA_PHASE_HANDLER, &r.q, &res);
+		luavm_call(rt, LUAVM_PHASE_HANDLER, &r.q, &res);
 		sticky += res.lres_service != NULL;
-		lua_result_clear(&res);
+		luavm_result_clear(&res);
 	}
 	CU_ASSERT(sticky > 400 && sticky < 600);
 }
@@ -154,7 +154,7 @@ t_canary_percent(void)
 static void
 t_edit(void)
 {
-	struct lua_result	 res;
+	struct luavm_result	 res;
 	struct req		 r;
 	char			 err[128];
 	const char		*claims = "{\"sub\":\"u42\",\"roles\":"
@@ -168,14 +168,14 @@ t_edit(void)
 	v = json_parse(claims, strlen(claims), 0, 0, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
 	r.q.lr_claims = v;
-	CU_ASSERT_EQUAL(lua_runtime_call(rt, LUA_PHASE_HANDLER, &r.q, &res),
-	    LUA_OUT_CONTINUE);
+	CU_ASSERT_EQUAL(luavm_call(rt, LUAVM_PHASE_HANDLER, &r.q, &res),
+	    LUAVM_OUT_CONTINUE);
 	CU_ASSERT_STRING_EQUAL(res.lres_error, "");
 	CU_ASSERT_EQUAL_FATAL(res.lres_nedits, 2);
-	CU_ASSERT_EQUAL(res.lres_edits[0].he_op, LUA_HDR_SET);
+	CU_ASSERT_EQUAL(res.lres_edits[0].he_op, LUAVM_HDR_SET);
 	CU_ASSERT_STRING_EQUAL(res.lres_edits[0].he_name, "X-Seen");
 	CU_ASSERT_STRING_EQUAL(res.lres_edits[0].he_value, "hello");
-	CU_ASSERT_EQUAL(res.lres_edits[1].he_op, LUA_HDR_REMOVE);
+	CU_ASSERT_EQUAL(res.lres_edits[1].he_op, LUAVM_HDR_REMOVE);
 	CU_ASSERT_STRING_EQUAL(res.lres_edits[1].he_name, "Cookie");
 	CU_ASSERT_PTR_NULL(res.lres_edits[1].he_value);
 	CU_ASSERT_STRING_EQUAL(param(&res, "AGORA_A"), "one");
@@ -187,21 +187,21 @@ t_edit(void)
 	CU_ASSERT_STRING_EQUAL(param(&res, "AGORA_COOKIE"), "gone");
 	CU_ASSERT_STRING_EQUAL(param(&res, "AGORA_Q"), "limit=2|POST");
 	CU_ASSERT_PTR_NULL(res.lres_service);
-	lua_result_clear(&res);
+	luavm_result_clear(&res);
 	json_free(v);
 }
 
 static void
 t_respond(void)
 {
-	struct lua_result	 res;
+	struct luavm_result	 res;
 	struct req		 r;
 	size_t			 i;
 	int			 seen = 0;
 
 	mkreq(&r, "GET", "/answer/x", NULL);
-	CU_ASSERT_EQUAL(lua_runtime_call(rt, LUA_PHASE_HANDLER, &r.q, &res),
-	    LUA_OUT_RESPOND);
+	CU_ASSERT_EQUAL(luavm_call(rt, LUAVM_PHASE_HANDLER, &r.q, &res),
+	    LUAVM_OUT_RESPOND);
 	CU_ASSERT_EQUAL(res.lres_status, 418);
 	CU_ASSERT_EQUAL(res.lres_body_len, 15);
 	CU_ASSERT_STRING_EQUAL(res.lres_body, "{\"teapot\":true}");
@@ -216,22 +216,22 @@ t_respond(void)
 			seen++;
 	}
 	CU_ASSERT_EQUAL(seen, 2);
-	lua_result_clear(&res);
+	luavm_result_clear(&res);
 
 	/* the fallback phase */
 	mkreq(&r, "GET", "/fb", NULL);
-	CU_ASSERT_FALSE(lua_runtime_has(rt, r.m.m_route, LUA_PHASE_HANDLER));
-	CU_ASSERT_TRUE(lua_runtime_has(rt, r.m.m_route, LUA_PHASE_FALLBACK));
+	CU_ASSERT_FALSE(luavm_has(rt, r.m.m_route, LUAVM_PHASE_HANDLER));
+	CU_ASSERT_TRUE(luavm_has(rt, r.m.m_route, LUAVM_PHASE_FALLBACK));
 	CU_ASSERT_EQUAL(r.m.m_route->r_fallback, RULE_FALLBACK_LUA);
-	CU_ASSERT_EQUAL(lua_runtime_call(rt, LUA_PHASE_FALLBACK, &r.q, &res),
-	    LUA_OUT_RESPOND);
+	CU_ASSERT_EQUAL(luavm_call(rt, LUAVM_PHASE_FALLBACK, &r.q, &res),
+	    LUAVM_OUT_RESPOND);
 	CU_ASSERT_EQUAL(res.lres_status, 200);
 	CU_ASSERT_PTR_NOT_NULL(strstr(res.lres_body, "degraded"));
-	lua_result_clear(&res);
-	CU_ASSERT_EQUAL(lua_runtime_call(rt, LUA_PHASE_HANDLER, &r.q, &res),
-	    LUA_OUT_ERROR);
+	luavm_result_clear(&res);
+	CU_ASSERT_EQUAL(luavm_call(rt, LUAVM_PHASE_HANDLER, &r.q, &res),
+	    LUAVM_OUT_ERROR);
 	CU_ASSERT_PTR_NOT_NULL(strstr(res.lres_error, "no handler"));
-	lua_result_clear(&res);
+	luavm_result_clear(&res);
 }
 
 static double
@@ -246,52 +246,52 @@ now(void)
 static void
 t_runaway(void)
 {
-	struct lua_result	 res;
+	struct luavm_result	 res;
 	struct req		 r;
 	double			 t0;
 
 	mkreq(&r, "GET", "/runaway", NULL);
 	t0 = now();
-	CU_ASSERT_EQUAL(lua_runtime_call(rt, LUA_PHASE_HANDLER, &r.q, &res),
-	    LUA_OUT_ERROR);
+	CU_ASSERT_EQUAL(luavm_call(rt, LUAVM_PHASE_HANDLER, &r.q, &res),
+	    LUAVM_OUT_ERROR);
 	CU_ASSERT(now() - t0 < 2.0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(res.lres_error, "handlers.lua:"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(res.lres_error,
 	    "rule ran too long (more than 1000000 instructions)"));
-	lua_result_clear(&res);
+	luavm_result_clear(&res);
 
 	/* a smaller budget, and the runtime still works after */
-	lua_runtime_limits(rt, 1000, 0);
-	CU_ASSERT_EQUAL(lua_runtime_call(rt, LUA_PHASE_HANDLER, &r.q, &res),
-	    LUA_OUT_ERROR);
+	luavm_limits(rt, 1000, 0);
+	CU_ASSERT_EQUAL(luavm_call(rt, LUAVM_PHASE_HANDLER, &r.q, &res),
+	    LUAVM_OUT_ERROR);
 	CU_ASSERT_PTR_NOT_NULL(strstr(res.lres_error, "more than 1000 "));
-	lua_result_clear(&res);
-	lua_runtime_limits(rt, LUA_RT_INSTRUCTIONS, 0);
+	luavm_result_clear(&res);
+	luavm_limits(rt, LUAVM_INSTRUCTIONS, 0);
 	mkreq(&r, "GET", "/answer", NULL);
-	CU_ASSERT_EQUAL(lua_runtime_call(rt, LUA_PHASE_HANDLER, &r.q, &res),
-	    LUA_OUT_RESPOND);
-	lua_result_clear(&res);
+	CU_ASSERT_EQUAL(luavm_call(rt, LUAVM_PHASE_HANDLER, &r.q, &res),
+	    LUAVM_OUT_RESPOND);
+	luavm_result_clear(&res);
 }
 
 static void
 t_memory(void)
 {
-	struct lua_result	 res;
+	struct luavm_result	 res;
 	struct req		 r;
 	int			 i;
 
 	mkreq(&r, "GET", "/bomb", NULL);
 	for (i = 0; i < 3; i++) {
-		CU_ASSERT_EQUAL(lua_runtime_call(rt, LUA_PHASE_HANDLER, &r.q,
-		    &res), LUA_OUT_ERROR);
+		CU_ASSERT_EQUAL(luavm_call(rt, LUAVM_PHASE_HANDLER, &r.q,
+		    &res), LUAVM_OUT_ERROR);
 		CU_ASSERT_PTR_NOT_NULL(strstr(res.lres_error,
 		    "rule uses more than 33554432 bytes of memory"));
-		lua_result_clear(&res);
+		luavm_result_clear(&res);
 	}
 	mkreq(&r, "GET", "/answer", NULL);
-	CU_ASSERT_EQUAL(lua_runtime_call(rt, LUA_PHASE_HANDLER, &r.q, &res),
-	    LUA_OUT_RESPOND);
-	lua_result_clear(&res);
+	CU_ASSERT_EQUAL(luavm_call(rt, LUAVM_PHASE_HANDLER, &r.q, &res),
+	    LUAVM_OUT_RESPOND);
+	luavm_result_clear(&res);
 }
 
 static void
@@ -320,70 +320,151 @@ t_sandbox(void)
 		{ "/escape/crlf", "header value holds CR, LF or NUL" },
 		{ "/reuse", "request object used outside its call" },
 	};
-	struct lua_result	 res;
+	struct luavm_result	 res;
 	struct req		 r;
 	size_t			 i;
 
 	mkreq(&r, "GET", "/keep", NULL);
-	CU_ASSERT_EQUAL(lua_runtime_call(rt, LUA_PHASE_HANDLER, &r.q, &res),
-	    LUA_OUT_CONTINUE);
-	lua_result_clear(&res);
+	CU_ASSERT_EQUAL(luavm_call(rt, LUAVM_PHASE_HANDLER, &r.q, &res),
+	    LUAVM_OUT_CONTINUE);
+	luavm_result_clear(&res);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		mkreq(&r, "GET", cases[i].path, NULL);
-		if (lua_runtime_call(rt, LUA_PHASE_HANDLER, &r.q, &res) !=
-		    LUA_OUT_ERROR || strstr(res.lres_error, "handlers.lua:") ==
+		if (luavm_call(rt, LUAVM_PHASE_HANDLER, &r.q, &res) !=
+		    LUAVM_OUT_ERROR || strstr(res.lres_error, "handlers.lua:") ==
 		    NULL || strstr(res.lres_error, cases[i].want) == NULL) {
 			printf("# %s: %s\n", cases[i].path, res.lres_error);
 			CU_FAIL("sandbox escape not refused");
 		}
 		/* nothing recorded before the error leaks out */
 		CU_ASSERT_EQUAL(res.lres_nparams + res.lres_nedits, 0);
-		lua_result_clear(&res);
+		luavm_result_clear(&res);
 	}
 }
 
 static void
 t_error(void)
 {
-	struct lua_result	 res;
+	struct luavm_result	 res;
 	struct req		 r;
 	char			 want[PATH_MAX + 64];
 
 	mkreq(&r, "GET", "/fails", NULL);
-	CU_ASSERT_EQUAL(lua_runtime_call(rt, LUA_PHASE_HANDLER, &r.q, &res),
-	    LUA_OUT_ERROR);
+	CU_ASSERT_EQUAL(luavm_call(rt, LUAVM_PHASE_HANDLER, &r.q, &res),
+	    LUAVM_OUT_ERROR);
 	snprintf(want, sizeof(want), "handlers.lua:%d: attempt to index a "
-	    "nil value (local 't')", 81);
+	    "nil value (local 't')", 86);
 	if (strstr(res.lres_error, want) == NULL) {
 		printf("# got %s\n", res.lres_error);
 		CU_FAIL("error without file:line");
 	}
-	lua_result_clear(&res);
+	luavm_result_clear(&res);
 }
 
 static void
 t_changed(void)
 {
-	struct lua_runtime	*rt2;
+	struct luavm	*rt2;
 	struct rules		*rl2;
 	char			 path[PATH_MAX], err[512];
 
 	/* the same file loads a second runtime */
-	rt2 = lua_runtime_new(rl, err, sizeof(err));
+	rt2 = luavm_new(rl, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL(rt2);
-	lua_runtime_free(rt2);
-	lua_runtime_free(NULL);
-	lua_result_clear(NULL);
+	luavm_free(rt2);
+	luavm_free(NULL);
+	luavm_result_clear(NULL);
 
 	/* a file that declares other routes on each run is refused */
 	snprintf(path, sizeof(path), "%s/lua/chance.lua", fixtures);
 	rl2 = rules_load(path, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(rl2);
-	rt2 = lua_runtime_new(rl2, err, sizeof(err));
+	rt2 = luavm_new(rl2, err, sizeof(err));
 	CU_ASSERT_PTR_NULL(rt2);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "declared other routes"));
-	lua_runtime_free(rt2);
+	luavm_free(rt2);
 	rules_free(rl2);
+}
+
+/* The documented examples in rules/examples do what they say. */
+static void
+t_examples(void)
+{
+	struct luavm	*x;
+	struct rules		*xr;
+	struct luavm_result	 res;
+	struct req		 r;
+	char			 path[PATH_MAX], err[512];
+	struct rules		*saved = rl;
+
+	snprintf(path, sizeof(path), "%s/../../../rules/examples/"
+	    "maintenance.lua", fixtures);
+	xr = rules_load(path, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(xr);
+	x = luavm_new(xr, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+	rl = xr;
+	mkreq(&r, "GET", "/api/products/7", NULL);
+	CU_ASSERT_EQUAL(luavm_call(x, LUAVM_PHASE_HANDLER, &r.q, &res),
+	    LUAVM_OUT_RESPOND);
+	CU_ASSERT_EQUAL(res.lres_status, 503);
+	CU_ASSERT_PTR_NOT_NULL(strstr(res.lres_body, "maintenance"));
+	luavm_result_clear(&res);
+	r.q.lr_client_addr = "127.0.0.1";
+	CU_ASSERT_EQUAL(luavm_call(x, LUAVM_PHASE_HANDLER, &r.q, &res),
+	    LUAVM_OUT_CONTINUE);
+	luavm_result_clear(&res);
+	luavm_free(x);
+	rules_free(xr);
+
+	snprintf(path, sizeof(path), "%s/../../../rules/examples/"
+	    "api-key-tier.lua", fixtures);
+	xr = rules_load(path, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(xr);
+	x = luavm_new(xr, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+	rl = xr;
+	mkreq(&r, "GET", "/api/products", "X-Api-Key", "k-3f9a1c7e2b", NULL);
+	CU_ASSERT_EQUAL(luavm_call(x, LUAVM_PHASE_HANDLER, &r.q, &res),
+	    LUAVM_OUT_CONTINUE);
+	CU_ASSERT_STRING_EQUAL(res.lres_service, "catalog-gold");
+	CU_ASSERT_STRING_EQUAL(param(&res, "AGORA_TIER"), "gold");
+	CU_ASSERT_EQUAL_FATAL(res.lres_nedits, 1);
+	CU_ASSERT_EQUAL(res.lres_edits[0].he_op, LUAVM_HDR_REMOVE);
+	luavm_result_clear(&res);
+	mkreq(&r, "GET", "/api/products", "X-Api-Key", "stolen", NULL);
+	CU_ASSERT_EQUAL(luavm_call(x, LUAVM_PHASE_HANDLER, &r.q, &res),
+	    LUAVM_OUT_RESPOND);
+	CU_ASSERT_EQUAL(res.lres_status, 401);
+	luavm_result_clear(&res);
+	luavm_free(x);
+	rules_free(xr);
+
+	snprintf(path, sizeof(path), "%s/../../../rules/examples/"
+	    "header-routing.lua", fixtures);
+	xr = rules_load(path, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(xr);
+	x = luavm_new(xr, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+	rl = xr;
+	mkreq(&r, "GET", "/api/products", "Cookie", "a=b; beta=1", NULL);
+	CU_ASSERT_EQUAL(luavm_call(x, LUAVM_PHASE_HANDLER, &r.q, &res),
+	    LUAVM_OUT_CONTINUE);
+	CU_ASSERT_STRING_EQUAL(res.lres_service, "catalog-v2");
+	luavm_result_clear(&res);
+	mkreq(&r, "GET", "/api/products", "X-Api-Version", "7", NULL);
+	CU_ASSERT_EQUAL(luavm_call(x, LUAVM_PHASE_HANDLER, &r.q, &res),
+	    LUAVM_OUT_RESPOND);
+	CU_ASSERT_EQUAL(res.lres_status, 400);
+	luavm_result_clear(&res);
+	mkreq(&r, "GET", "/api/products", "Cookie", "nobeta=1", NULL);
+	CU_ASSERT_EQUAL(luavm_call(x, LUAVM_PHASE_HANDLER, &r.q, &res),
+	    LUAVM_OUT_CONTINUE);
+	CU_ASSERT_PTR_NULL(res.lres_service);
+	luavm_result_clear(&res);
+	luavm_free(x);
+	rules_free(xr);
+	rl = saved;
 }
 
 static const struct unit_case cases[] = {
@@ -396,6 +477,7 @@ static const struct unit_case cases[] = {
 	{ "sandbox", t_sandbox },
 	{ "error", t_error },
 	{ "changed", t_changed },
+	{ "examples", t_examples },
 	{ NULL, NULL }
 };
 
@@ -413,7 +495,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	rc = unit_main(argc, argv, "lua", cases);
-	lua_runtime_free(rt);
+	luavm_free(rt);
 	rules_free(rl);
 	return rc;
 }
