@@ -606,13 +606,14 @@ http_conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		    evbuffer_get_length(c->c_out) > 0) {
 			/* the last answer is still going out */
 			c->c_state = HC_LINGER;
-		} else if (n == -1 || c->c_state != HC_WAIT ||
-		    c->c_req == NULL || !c->c_req->r_body_done) {
-			/* nothing more will come, or the request can't
-			 * complete: stop (a running upstream ends as 499) */
+		} else {
+			/*
+			 * Like nginx, a FIN while a request runs is the
+			 * client giving up (half-closing clients lose their
+			 * answer): the upstream stops, logged as 499.
+			 */
 			http_conn_kill(c);
 		}
-		/* else: a half-closed client still gets its answer */
 		http_conn_leave(c);
 		return;
 	}

@@ -411,6 +411,21 @@ probe_parse(struct probe_target *pt, const char **why)
 	}
 }
 
+/* (Re)arms the exchange's event for what, bounded by the interval. */
+static void
+probe_io_arm(struct probe_target *pt, short what)
+{
+	struct timeval	 tv;
+	int		 ms = pt->pt_interval;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	event_del(pt->pt_io);
+	event_assign(pt->pt_io, pt->pt_probe->pr_base, pt->pt_fd,
+	    what | EV_PERSIST, probe_io, pt);
+	event_add(pt->pt_io, &tv);
+}
+
 static void
 probe_io(evutil_socket_t fd, short what, void *arg)
 {
@@ -425,6 +440,10 @@ probe_io(evutil_socket_t fd, short what, void *arg)
 			why = strerror(errno);
 			goto fail;
 		}
+		/* all sent: a socket is nearly always writable, so from now
+		 * on wait for the answer only, or this would spin */
+		if (evbuffer_get_length(pt->pt_out) == 0)
+			probe_io_arm(pt, EV_READ);
 		return;
 	}
 	n = evbuffer_read(pt->pt_in, fd, 4096);
@@ -450,18 +469,13 @@ probe_io(evutil_socket_t fd, short what, void *arg)
 static void
 probe_go(struct probe_target *pt)
 {
-	struct timeval	 tv;
-	int		 ms = pt->pt_interval;
-
 	pt->pt_fd = pt->pt_wait.pw_fd;
 	pt->pt_status = 0;
 	pt->pt_headers_done = 0;
 	probe_request(pt);
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
 	pt->pt_io = event_new(pt->pt_probe->pr_base, pt->pt_fd,
-	    EV_READ | EV_WRITE | EV_PERSIST, probe_io, pt);
-	event_add(pt->pt_io, &tv);
+	    EV_WRITE | EV_PERSIST, probe_io, pt);
+	probe_io_arm(pt, EV_WRITE);
 }
 
 static void

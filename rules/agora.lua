@@ -39,48 +39,57 @@ group { service = "catalog", strip = "/api",
 	route { prefix = "/api/categories" },
 }
 
--- The services below are not in the shipped gateway.conf yet, and the
--- gateway refuses rules that name a service it does not have ("unknown
--- service").  Uncomment each block together with its service{} block in
--- gateway.conf.
-
--- inventory: stock and reservations
--- group { service = "inventory", strip = "/api",
--- 	route { name = "inventory.get", methods = { "GET", "HEAD" },
--- 		path = "/api/inventory/{sku}" },
--- 	group { auth = "jwt",
--- 		route { name = "inventory.restock", methods = { "POST" },
--- 			path = "/api/inventory/{sku}/restock",
--- 			roles = { "admin" } },
--- 		route { name = "reservations.create", methods = { "POST" },
--- 			path = "/api/inventory/reservations",
--- 			roles = { "service", "admin" } },
--- 		route { name = "reservations.commit", methods = { "POST" },
--- 			path = "/api/inventory/reservations/{id}/commit",
--- 			roles = { "service" } },
--- 		route { name = "reservations.release", methods = { "DELETE" },
--- 			path = "/api/inventory/reservations/{id}",
--- 			roles = { "service" } },
--- 	},
--- 	route { prefix = '/api/inventory' },
--- }
+-- inventory: stock and reservations (the service checks the roles too)
+group { service = "inventory", strip = "/api",
+	route { name = "inventory.get", methods = { "GET", "HEAD" },
+		path = "/api/inventory/{sku}" },
+	group { auth = "jwt",
+		route { name = "inventory.restock", methods = { "POST" },
+			path = "/api/inventory/{sku}/restock",
+			roles = { "admin" } },
+		route { name = "reservations.create", methods = { "POST" },
+			path = "/api/inventory/reservations",
+			roles = { "service", "admin" } },
+		route { name = "reservations.commit", methods = { "POST" },
+			path = "/api/inventory/reservations/{id}/commit",
+			roles = { "service" } },
+		route { name = "reservations.release", methods = { "DELETE" },
+			path = "/api/inventory/reservations/{id}",
+			roles = { "service" } },
+	},
+	route { prefix = "/api/inventory" },
+}
 
 -- auth: tokens and keys (/api/auth/* strips /api; /.well-known/* as is)
--- group { service = "auth",
--- 	group { strip = "/api",
--- 		route { name = "auth.token", methods = { "POST" },
--- 			path = "/api/auth/token" },
--- 		route { name = "auth.revoke", methods = { "POST" },
--- 			path = "/api/auth/revoke" },
--- 		route { name = "auth.introspect", methods = { "POST" },
--- 			path = "/api/auth/introspect" },
--- 		route { name = "auth.rotate", methods = { "POST" },
--- 			path = "/api/auth/keys/rotate",
--- 			auth = "jwt", roles = { "admin" } },
--- 		route { prefix = "/api/auth" },
+group { service = "auth",
+	group { strip = "/api",
+		route { name = "auth.token", methods = { "POST" },
+			path = "/api/auth/token" },
+		route { name = "auth.revoke", methods = { "POST" },
+			path = "/api/auth/revoke" },
+		route { name = "auth.introspect", methods = { "POST" },
+			path = "/api/auth/introspect" },
+		route { name = "auth.rotate", methods = { "POST" },
+			path = "/api/auth/keys/rotate",
+			auth = "jwt", roles = { "admin" } },
+		route { prefix = "/api/auth" },
+	},
+	route { name = "auth.jwks", methods = { "GET", "HEAD" },
+		path = "/.well-known/jwks.json" },
+	route { name = "auth.discovery", methods = { "GET", "HEAD" },
+		path = "/.well-known/openid-configuration" },
+}
+
+-- users: profiles and addresses.  Uncomment together with the users
+-- service{} block in gateway.conf (the gateway refuses rules that name a
+-- service it does not have).
+-- group { service = "users", strip = "/api",
+-- 	route { name = "users.register", methods = { "POST" },
+-- 		path = "/api/users" },
+-- 	group { auth = "jwt",
+-- 		route { name = "users.list", methods = { "GET", "HEAD" },
+-- 			path = "/api/users", roles = { "admin" } },
+-- 		route { prefix = "/api/users/me" },
 -- 	},
--- 	route { name = "auth.jwks", methods = { "GET", "HEAD" },
--- 		path = "/.well-known/jwks.json" },
--- 	route { name = "auth.discovery", methods = { "GET", "HEAD" },
--- 		path = "/.well-known/openid-configuration" },
+-- 	route { prefix = "/api/users" },
 -- }

@@ -8,7 +8,9 @@
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib.sh"
 
 t_mariadb_start
-t_gateway_start			# the shipped config: catalog, processes 4
+# the catalog as shipped (processes 4), without the other services' pools
+t_conf "$TMP/gateway.conf" "" "	processes 4"
+t_gateway_start "$TMP/gateway.conf"
 P=$T_URL/api/products
 nproc_want=4
 

@@ -221,8 +221,16 @@ PYEOF
 t_is "max client connections: 21st refused, then served again" \
     "$(tr '\n' ' ' <"$TMP/conns.out")" "refused HTTP/1.1 200 OK "
 
+# a client that gives up while its request runs: 499, no answer
+"$CURL" -s -o /dev/null --max-time 0.5 -H 'X-Request-Id: gone-1' \
+    "$T_URL$P?sleep=1.5"
+
 # every error the front answered was access-logged, once each
 sleep 1.2
+t_like "client gone: logged as 499" \
+    "$(grep -a 'rid=gone-1' "$TMP/log/access.log")" '" 499 0 '
+t_is "client gone: logged once" \
+    "$(grep -ac 'rid=gone-1' "$TMP/log/access.log")" 1
 n=$(grep -c '" 4[0-9][0-9] ' "$TMP/log/access.log" 2>/dev/null || echo 0)
 t_ok "front errors are access-logged ($n lines)" test "$n" -ge 20
 

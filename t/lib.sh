@@ -20,7 +20,8 @@
 #		$T_ADMIN_URL, $T_GATEWAY_PID; t_gateway_stop,
 #		t_gateway_children; t_conf FILE [GLOBAL] [SERVICE] writes a
 #		catalog config; t_fixture_conf FILE [SERVICE] one whose
-#		"catalog" is a scriptable FastCGI fixture (t_fcgi_fixture)
+#		"catalog" is a scriptable FastCGI fixture (t_fcgi_fixture);
+#		t_master_key [DIR] (t_gateway_start makes one for agora-auth)
 # Everything it starts is stopped by pid from the EXIT trap (TERM, a
 # bounded wait, then KILL); nothing is ever looked up by name.  When a
 # test fails, the tails of the logs it recorded are printed as TAP
@@ -561,6 +562,17 @@ t_sbindir()
 	echo "$TMP/sbin"
 }
 
+# t_master_key [DIR]: DIR/master-key (default $T_SECRETS), 32 random bytes
+# mode 0600, unless it exists; agora-auth (and agora-users) read it.
+t_master_key()
+{
+	local dir=${1:-${T_SECRETS:-$TMP/secrets}}
+	[ -s "$dir/master-key" ] && return 0
+	mkdir -p "$dir"
+	chmod 700 "$dir"
+	(umask 077 && head -c 32 /dev/urandom >"$dir/master-key")
+}
+
 # t_gateway_start [CONFIG] [-D name=value]...: run agora-gateway with the
 # shipped etc/gateway.conf (or CONFIG) and macros pointing into $TMP.  Sets
 # T_URL, T_ADMIN_URL, T_HTTP_PORT, T_ADMIN_PORT, T_GATEWAY_PID and
@@ -576,6 +588,7 @@ t_gateway_start()
 	[ -x "$T_GATEWAY" ] || t_bail "$T_GATEWAY not built"
 	[ -f "$conf" ] || t_bail "no config $conf"
 	mkdir -p "$TMP/run" "$TMP/log"
+	t_master_key "${T_SECRETS:-$TMP/secrets}"
 	T_HTTP_PORT=$(t_free_port)
 	T_ADMIN_PORT=$(t_free_port)
 	T_URL=http://127.0.0.1:$T_HTTP_PORT
@@ -612,9 +625,23 @@ t_gateway_children()
 	t__children "$T_GATEWAY_PID"
 }
 
+# t__other_services: service blocks for the other services the shipped
+# rules name, socket only (nothing spawned), so that a config of the
+# catalog alone still loads rules/agora.lua.  A request routed to one of
+# them gets 502.
+t__other_services()
+{
+	local s
+	for s in inventory auth; do
+		printf 'service %s {\n\tsocket "${rundir}/%s.sock"\n}\n' \
+		    "$s" "$s"
+	done
+}
+
 # t_conf FILE [GLOBAL_LINES] [SERVICE_LINES]: write a gateway config that
 # spawns the catalog like the shipped one does, plus test-specific lines
-# (e.g. 'processes 1' / 'queue 1').  It takes the same -D macros.
+# (e.g. 'processes 1' / 'queue 1').  It takes the same -D macros.  The
+# other services of the shipped rules are declared but not spawned.
 t_conf()
 {
 	cat >"$1" <<CONF
@@ -631,6 +658,7 @@ service catalog {
 	env AGORA_DB_PASSWORD_FILE "\${secrets}/db-password"
 ${3:-}
 }
+$(t__other_services)
 CONF
 }
 
@@ -652,7 +680,8 @@ t_curl_bg()
 #	?close=1	close the connection without answering (-> 502)
 #	?garbage=1	answer bytes that are not FastCGI (-> 502)
 # Otherwise it answers 200 {"pid": ..., "path": PATH_INFO, "rid": REQUEST_ID,
-# "stdin": <body bytes>, "params": {every FastCGI param}}.
+# "stdin": <body bytes>, "params": {every FastCGI param}, "param_list":
+# [[name, value], ...] in the order sent, duplicates kept}.
 t_fcgi_fixture()
 {
 	cat >"$TMP/fcgi-fixture.py" <<'PYEOF'
@@ -688,6 +717,16 @@ def nv_decode(b):
         d[b[i:i + n].decode("latin-1")] = b[i + n:i + n + v].decode("latin-1")
         i += n + v
     return d
+
+def nv_pairs(b):
+    out, i = [], 0
+    while i < len(b):
+        n, i = nv_len(b, i)
+        v, i = nv_len(b, i)
+        out.append([b[i:i + n].decode("latin-1"),
+                    b[i + n:i + n + v].decode("latin-1")])
+        i += n + v
+    return out
 
 def nv_encode(d):
     out = b""
@@ -737,7 +776,8 @@ def serve(c):
                                "path": p.get("PATH_INFO", ""),
                                "rid": p.get("REQUEST_ID", ""),
                                "stdin": len(stdin),
-                               "params": p}).encode()
+                               "params": p,
+                               "param_list": nv_pairs(r["params"])}).encode()
             send(c, STDOUT, rid, b"Status: 200 OK\r\n"
                  b"Content-Type: application/json\r\n\r\n" + body)
             send(c, STDOUT, rid)
@@ -761,7 +801,8 @@ PYEOF
 
 # t_fixture_conf FILE SERVICE_LINES: a gateway config whose "catalog"
 # service (so the shipped rules route /api/products to it) is the FastCGI
-# fixture of t_fcgi_fixture.
+# fixture of t_fcgi_fixture; the other services of the shipped rules are
+# declared, not spawned.
 t_fixture_conf()
 {
 	t_fcgi_fixture
@@ -777,6 +818,7 @@ service catalog {
 	argument "$TMP/fcgi-fixture.py"
 ${2:-}
 }
+$(t__other_services)
 CONF
 }
 

@@ -48,6 +48,10 @@ service inventory {
 	env AGORA_DB_PASSWORD_FILE "\${secrets}/db-password"
 	processes 1
 }
+# the shipped rules route auth too; not walked, so not spawned
+service auth {
+	socket "\${rundir}/auth.sock"
+}
 CONF
 t_gateway_start "$TMP/gateway.conf"
 

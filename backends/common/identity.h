@@ -20,9 +20,24 @@
  * Hook for services that run without the gateway (behind nginx): when the
  * params carry no identity, the request has "Authorization: Bearer ..."
  * and a verifier was installed with identity_set_verifier(), the token is
- * handed to it.  The JWT verification itself (lib/ code + JWKS) comes in a
- * later issue; until a verifier is installed a bearer token alone does not
- * authenticate.
+ * handed to it.  Until a verifier is installed a bearer token alone does
+ * not authenticate.
+ *
+ * The verifier every service installs (service_main, through
+ * identity_jwt_from_env()) checks the JWT with lib/jwt.h against a JWK Set
+ * file, from the environment:
+ *
+ *   AGORA_JWKS_FILE    the JWK Set (agora-auth's /.well-known/jwks.json);
+ *                      unset or empty: no verifier, bearer tokens alone
+ *                      stay anonymous.  Re-read when its mtime, size or
+ *                      inode change; a file that does not parse keeps the
+ *                      previous keys.
+ *   AGORA_AUTH_ISSUER  the iss every token must carry (required with
+ *                      AGORA_JWKS_FILE)
+ *
+ * A token must have typ at+jwt, aud "agora", iss as above and an exp;
+ * exp and nbf get 60 s of leeway.  sub becomes the user, "roles" the
+ * roles and "scope" the scopes.
  */
 #ifndef AGORA_IDENTITY_H
 #define AGORA_IDENTITY_H
@@ -61,6 +76,33 @@ typedef int	(*identity_verifier)(const char *token, struct identity *id,
 
 /* Installs (or with NULL removes) the bearer token verifier. */
 void		 identity_set_verifier(identity_verifier);
+
+/* The JWT verifier: audience, type and leeway it insists on. */
+#define IDENTITY_JWT_AUDIENCE	"agora"
+#define IDENTITY_JWT_TYPE	"at+jwt"
+#define IDENTITY_JWT_LEEWAY	60
+#define IDENTITY_JWT_MAXFILE	(1024 * 1024)	/* bytes of a JWKS file */
+
+/*
+ * Configures the JWT verifier over the JWK Set in jwks_file with the
+ * issuer iss (both copied).  The file is read now; when it cannot be read
+ * yet, tokens are refused until it can.  Returns 0, or -1 with *errstr
+ * for an unusable configuration.  It does not install the verifier.
+ */
+int		 identity_jwt_configure(const char *jwks_file, const char *iss,
+		    const char **errstr);
+/*
+ * From AGORA_JWKS_FILE and AGORA_AUTH_ISSUER: configures and installs the
+ * verifier and returns 1; returns 0 (and installs nothing) when
+ * AGORA_JWKS_FILE is unset or empty; -1 with *errstr when the issuer is
+ * missing.
+ */
+int		 identity_jwt_from_env(const char **errstr);
+/* The verifier itself, an identity_verifier. */
+int		 identity_jwt_verify(const char *token, struct identity *id,
+		    const char **errstr);
+/* Forgets the configuration and the keys (and removes the verifier). */
+void		 identity_jwt_reset(void);
 
 /*
  * Fills id from the raw param values (any may be NULL).  Pure: the unit

@@ -17,6 +17,7 @@
 #include "cursor.h"
 #include "db.h"
 #include "idempotency.h"
+#include "identity.h"
 #include "log.h"
 #include "problem.h"
 #include "request.h"
@@ -159,6 +160,9 @@ service_main(int argc, char **argv, const struct service *sv)
 		fatalx("%s", errstr);
 	if (cursor_init(&errstr) == -1)
 		fatalx("cursor key: %s", errstr);
+	/* Bearer JWTs verified here when no gateway passes the identity. */
+	if (identity_jwt_from_env(&errstr) == -1)
+		fatalx("%s", errstr);
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
 	fd = service_listen_fd(sockpath);

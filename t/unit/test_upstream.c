@@ -5,8 +5,12 @@
  */
 
 #include <sys/queue.h>
+#include <sys/socket.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -451,6 +455,33 @@ t_parse_overloaded(void)
 	evbuffer_free(err);
 }
 
+/* upstream_recv(): one recv into the buffer, read(2)'s results. */
+static void
+t_recv(void)
+{
+	struct evbuffer	*b = evbuffer_new();
+	int		 sv[2];
+
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	evbuffer_add(b, "ab", 2);
+	CU_ASSERT_EQUAL(upstream_recv(b, sv[0], 16), -1);	/* nothing */
+	CU_ASSERT_EQUAL(errno, EAGAIN);
+	CU_ASSERT_EQUAL(evbuffer_get_length(b), 2);
+	CU_ASSERT_EQUAL(write(sv[1], "hello, world", 12), 12);
+	/* at most max bytes, appended */
+	CU_ASSERT_EQUAL(upstream_recv(b, sv[0], 5), 5);
+	CU_ASSERT_EQUAL(upstream_recv(b, sv[0], 64), 7);
+	CU_ASSERT_EQUAL(evbuffer_get_length(b), 14);
+	CU_ASSERT_EQUAL(memcmp(evbuffer_pullup(b, -1), "abhello, world",
+	    14), 0);
+	close(sv[1]);
+	CU_ASSERT_EQUAL(upstream_recv(b, sv[0], 64), 0);	/* EOF */
+	CU_ASSERT_EQUAL(evbuffer_get_length(b), 14);
+	close(sv[0]);
+	evbuffer_free(b);
+}
+
 static const struct unit_case cases[] = {
 	{ "cgi/status", t_cgi_status },
 	{ "cgi/defaults", t_cgi_defaults },
@@ -463,6 +494,7 @@ static const struct unit_case cases[] = {
 	{ "records/split", t_parse_split },
 	{ "records/garbage", t_parse_garbage },
 	{ "records/overloaded", t_parse_overloaded },
+	{ "recv", t_recv },
 	{ NULL, NULL }
 };
 
