@@ -25,9 +25,15 @@ keys()	# WHERE -> count of idempotency_keys rows
 {
 	t_sql "SELECT COUNT(*) FROM idempotency_keys WHERE $1" inventory
 }
-hash()	# PATH BODY -> the request hash the service computes
+hmac()	# KEYOPT -> hex HMAC-SHA256 of stdin
 {
-	printf 'POST\n%s\n%s' "$1" "$2" | sha256sum | cut -d' ' -f1
+	openssl dgst -sha256 -mac HMAC -macopt "$1" | sed 's/^.*= //'
+}
+hash()	# PATH BODY -> the request hash the service computes: an HMAC keyed
+{	# by HMAC(install secret, label); the secret is the DB password here
+	local key
+	key=$(printf '%s' 'agora idempotency key v1' | hmac "key:$T_DBPASS")
+	printf 'POST\n%s\n%s' "$1" "$2" | hmac "hexkey:$key"
 }
 
 admin POST /inventory/CUP/restock '{"qty": 10}'

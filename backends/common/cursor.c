@@ -12,6 +12,7 @@
 #include <openssl/sha.h>
 
 #include "cursor.h"
+#include "secret.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -31,61 +32,31 @@ cursor_set_key(const unsigned char *key, size_t len)
 	cursor_have_key = 1;
 }
 
-/* Reads at most CURSOR_KEYFILE_MAX bytes of path; -1 on error. */
-static int
-cursor_read(const char *path, unsigned char *buf, size_t *len)
-{
-	FILE	*fp;
-
-	if ((fp = fopen(path, "r")) == NULL)
-		return -1;
-	*len = fread(buf, 1, CURSOR_KEYFILE_MAX, fp);
-	if (ferror(fp)) {
-		fclose(fp);
-		return -1;
-	}
-	fclose(fp);
-	/* A trailing newline is not part of the secret. */
-	while (*len > 0 && (buf[*len - 1] == '\n' || buf[*len - 1] == '\r'))
-		(*len)--;
-	return 0;
-}
-
 int
 cursor_init(const char **errstr)
 {
-	static const char	 label[] = "agora cursor key v1";
-	unsigned char		 buf[CURSOR_KEYFILE_MAX], raw[32];
-	unsigned int		 mlen;
-	const char		*path;
-	size_t			 len;
+	unsigned char	 buf[CURSOR_KEYFILE_MAX];
+	const char	*path;
+	size_t		 len;
 
-	if ((path = getenv("AGORA_CURSOR_KEY_FILE")) != NULL ||
-	    (path = getenv("AGORA_SECRET_FILE")) != NULL) {
-		if (cursor_read(path, buf, &len) == -1) {
+	/* a key of the cursors' own wins over the install secret */
+	if ((path = getenv("AGORA_CURSOR_KEY_FILE")) != NULL) {
+		if (secret_read_file(path, buf, sizeof buf, &len) == -1) {
 			*errstr = "cannot read the cursor key file";
 			return -1;
 		}
 		if (len < 16) {
+			OPENSSL_cleanse(buf, sizeof buf);
 			*errstr = "cursor key file holds fewer than 16 bytes";
 			return -1;
 		}
 		cursor_set_key(buf, len);
-	} else if ((path = getenv("AGORA_DB_PASSWORD_FILE")) != NULL &&
-	    cursor_read(path, buf, &len) == 0 && len > 0) {
-		HMAC(EVP_sha256(), buf, (int)len, (const unsigned char *)label,
-		    sizeof label - 1, cursor_key, &mlen);
-		cursor_have_key = 1;
-	} else {
-		log_warnx("%s: no key file, paging cursors are only valid "
-		    "in this process", __func__);
-		if (RAND_bytes(raw, sizeof raw) != 1) {
-			*errstr = "RAND_bytes failed";
-			return -1;
-		}
-		cursor_set_key(raw, sizeof raw);
+		OPENSSL_cleanse(buf, sizeof buf);
+		return 0;
 	}
-	OPENSSL_cleanse(buf, sizeof buf);
+	if (secret_derive("agora cursor key v1", cursor_key, errstr) == -1)
+		return -1;
+	cursor_have_key = 1;
 	return 0;
 }
 

@@ -8,19 +8,10 @@
  * cursor of one listing is refused by another.
  *
  * The key must be the same in every process of a service, or a cursor
- * handed out by one worker would be refused by the next.  cursor_init()
- * takes it, in order of preference, from:
- *   1. AGORA_CURSOR_KEY_FILE (or AGORA_SECRET_FILE): a file of at least
- *      16 bytes, used through SHA-256 of its contents;
- *   2. AGORA_DB_PASSWORD_FILE: the installation's database password,
- *      never used directly but through HMAC-SHA256(password,
- *      "agora cursor key v1"), so every process of the install agrees and
- *      cursors survive restarts;
- *   3. else random bytes, with a warning: cursors then only work within
- *      one process.
- * Cursors only hide and protect a position in a public listing, so a key
- * derived from an existing install secret is enough; rotating that secret
- * merely invalidates outstanding cursors (400, the client starts over).
+ * handed out by one worker would be refused by the next: cursor_init()
+ * reads AGORA_CURSOR_KEY_FILE (at least 16 bytes) when set, else derives
+ * the key from the installation's secret (secret.h).  Rotating it merely
+ * invalidates outstanding cursors (400, the client starts over).
  */
 #ifndef AGORA_CURSOR_H
 #define AGORA_CURSOR_H

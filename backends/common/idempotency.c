@@ -6,9 +6,11 @@
 #include <time.h>
 
 #include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include "db.h"
 #include "idempotency.h"
+#include "secret.h"
 #include "identity.h"
 #include "log.h"
 #include "problem.h"
@@ -78,20 +80,44 @@ void
 idempotency_hash(const char *method, const char *path, const char *body,
     size_t len, char out[IDEMPOTENCY_HASHLEN + 1])
 {
-	EVP_MD_CTX	*ctx;
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen = 0;
+	static unsigned char	 key[SECRET_KEYLEN];
+	static int		 have_key;
+	static char		 digest[] = "SHA256";
+	unsigned char		 md[EVP_MAX_MD_SIZE];
+	size_t			 mdlen = 0;
+	const char		*errstr;
+	EVP_MAC			*mac = NULL;
+	EVP_MAC_CTX		*ctx = NULL;
+	OSSL_PARAM		 params[2];
 
-	if ((ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, method, strlen(method)) != 1 ||
-	    EVP_DigestUpdate(ctx, "\n", 1) != 1 ||
-	    EVP_DigestUpdate(ctx, path, strlen(path)) != 1 ||
-	    EVP_DigestUpdate(ctx, "\n", 1) != 1 ||
-	    (len > 0 && EVP_DigestUpdate(ctx, body, len) != 1) ||
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
-		fatalx("%s: SHA-256 failed", __func__);
-	EVP_MD_CTX_free(ctx);
+	/*
+	 * Keyed, not a plain SHA-256: the body may hold a password (POST
+	 * /users), and the hash is stored for a day.  Every process derives
+	 * the same key, once.
+	 */
+	if (!have_key) {
+		if (secret_derive("agora idempotency key v1", key,
+		    &errstr) == -1)
+			fatalx("%s: %s", __func__, errstr);
+		have_key = 1;
+	}
+	params[0] = OSSL_PARAM_construct_utf8_string("digest", digest, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
+	    (ctx = EVP_MAC_CTX_new(mac)) == NULL ||
+	    EVP_MAC_init(ctx, key, sizeof key, params) != 1 ||
+	    EVP_MAC_update(ctx, (const unsigned char *)method,
+	    strlen(method)) != 1 ||
+	    EVP_MAC_update(ctx, (const unsigned char *)"\n", 1) != 1 ||
+	    EVP_MAC_update(ctx, (const unsigned char *)path,
+	    strlen(path)) != 1 ||
+	    EVP_MAC_update(ctx, (const unsigned char *)"\n", 1) != 1 ||
+	    (len > 0 && EVP_MAC_update(ctx, (const unsigned char *)body,
+	    len) != 1) ||
+	    EVP_MAC_final(ctx, md, &mdlen, sizeof md) != 1 || mdlen != 32)
+		fatalx("%s: HMAC-SHA256 failed", __func__);
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(mac);
 	idempotency_hex(md, mdlen, out);
 }
 

@@ -38,7 +38,7 @@
 #define IDEMPOTENCY_KEY_MAX	255	/* bytes of printable ASCII */
 #define IDEMPOTENCY_TTL		(24 * 60 * 60)
 #define IDEMPOTENCY_STALE	120	/* seconds a claim may run */
-#define IDEMPOTENCY_HASHLEN	64	/* hex SHA-256 */
+#define IDEMPOTENCY_HASHLEN	64	/* hex HMAC-SHA256 */
 
 struct request;
 struct response;
@@ -68,7 +68,10 @@ void	idempotency_end(struct request *r, const struct response *rs);
 
 /* Whether key is acceptable: 1..IDEMPOTENCY_KEY_MAX printable ASCII. */
 int	idempotency_key_valid(const char *key);
-/* Hex SHA-256 of "METHOD\nPATH\n" and len bytes of body into out. */
+/*
+ * Hex HMAC-SHA256 of "METHOD\nPATH\n" and len bytes of body into out,
+ * keyed by the install secret (secret.h): bodies may hold passwords.
+ */
 void	idempotency_hash(const char *method, const char *path,
 	    const char *body, size_t len, char out[IDEMPOTENCY_HASHLEN + 1]);
 /* Whether a response with status gives the key back rather than keep it. */

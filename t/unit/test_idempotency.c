@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "idempotency.h"
+#include "secret.h"
 #include "runner.h"
 
 static void
@@ -31,10 +32,14 @@ t_hash(void)
 {
 	char	 a[IDEMPOTENCY_HASHLEN + 1], b[IDEMPOTENCY_HASHLEN + 1];
 
-	/* sha256("POST\n/x\n{}"), as printf 'POST\n/x\n{}' | sha256sum */
+	/*
+	 * HMAC-SHA256(HMAC-SHA256(secret, "agora idempotency key v1"),
+	 * "POST\n/x\n{}"), as Python's hmac module computes it.
+	 */
+	secret_set((const unsigned char *)"test secret 0123456789", 22);
 	idempotency_hash("POST", "/x", "{}", 2, a);
-	CU_ASSERT_STRING_EQUAL(a, "850fa27eddde1a1cfc2806136fdac18a"
-	    "478362a436ffc74a0a66b1178f5ddc6a");
+	CU_ASSERT_STRING_EQUAL(a, "df2b310176eca707de1626db31d3c034"
+	    "3e9bbe6b81057d802b40be47fb8656e9");
 	idempotency_hash("POST", "/x", "{}", 2, b);
 	CU_ASSERT_STRING_EQUAL(a, b);
 	/* Each part counts, and the separators keep them apart. */
