@@ -55,9 +55,10 @@ http {
 }
 EOF
 t_log_add "$N/error.log"
-out=$("$NGINX" -t -p "$N" -c "$N/nginx.conf" 2>&1) ||
+out=$("$NGINX" -t -p "$N" -e "$N/error.log" -c "$N/nginx.conf" 2>&1) ||
     { t_diag "$out"; t_bail "nginx -t refused the example"; }
-t_spawn nginx "$N/nginx.out" "$NGINX" -p "$N" -c "$N/nginx.conf"
+t_spawn nginx "$N/nginx.out" "$NGINX" -p "$N" -e "$N/error.log" \
+    -c "$N/nginx.conf"
 NGINX_PID=$T_LAST_PID
 
 # spawn_on_socket LOG CMD...: CMD under spawn-fcgi on $SOCK (mode 0666),
@@ -81,7 +82,7 @@ t_fcgi_fixture
 spawn_on_socket "$TMP/fixture.log" "$PY" "$TMP/fcgi-fixture.py"
 t_wait_http "$URL/api/products" 200 10 || t_bail "nginx does not answer"
 
-# nth_param NAME: every value NAME was sent with, in order, as JSON.
+# params_of NAME: every value NAME was sent with, in order, as JSON.
 params_of()
 {
 	t_json "[v for k, v in j[\"param_list\"] if k == \"$1\"]"
