@@ -21,6 +21,7 @@ environment (defaults in brackets):
   PROXIES   which to run ["gateway nginx nginx-close haproxy"]
   THREADS   worker processes / threads of every proxy [1]
   ROUNDS [3]  DURATION seconds per run [5]  CONNS wrk connections [64]
+            THREADS="1 2" and/or CONNS="64 256" run every combination
   WARMUP    seconds of discarded warm-up per proxy [1]
   POOL      hello processes per pool [4]
   ACCESS_LOG  null (every proxy logs to /dev/null) or file [null]
@@ -47,6 +48,32 @@ WARMUP=${WARMUP:-1}
 POOL=${POOL:-4}
 ACCESS_LOG=${ACCESS_LOG:-null}
 KEEP=${KEEP:-0}
+
+# A sweep: THREADS and/or CONNS hold several values ("1 2", "64 256").
+# Each combination is a whole run of this script; a table of their ratio
+# lines follows, and the last line is the last combination's ratio line.
+if [[ $THREADS == *[[:space:]]* || $CONNS == *[[:space:]]* ]]; then
+	sweep=$(mktemp "${TMPDIR:-/tmp}/agora-sweep.XXXXXX") || exit 2
+	trap 'rm -f "$sweep"' EXIT
+	for t in $THREADS; do
+		for c in $CONNS; do
+			echo "### THREADS=$t CONNS=$c"
+			THREADS=$t CONNS=$c "$0" "$BUILDDIR" | tee "$sweep.run"
+			[ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
+			printf 'THREADS=%-3s CONNS=%-5s %s\n' "$t" "$c" \
+			    "$(grep '^median' "$sweep.run" | tr -s ' ' |
+			    cut -d' ' -f2,3,5,7 | tr ' \n' '= ' |
+			    sed 's/ *$//')" >>"$sweep"
+			tail -n 1 "$sweep.run" >>"$sweep.ratio"
+		done
+	done
+	echo "### sweep: median req/s=p99_us=cpu_us per proxy"
+	paste -d' ' "$sweep" "$sweep.ratio"
+	last=$(tail -n 1 "$sweep.ratio")
+	rm -f "$sweep.run" "$sweep.ratio"
+	echo "$last"
+	exit 0
+fi
 
 for v in THREADS ROUNDS DURATION CONNS WARMUP POOL; do
 	case "${!v}" in
@@ -124,8 +151,11 @@ trap 'exit 143' TERM HUP
 USED_PORTS=" "
 free_port() {
 	local p i
+	# below the kernel's ephemeral range (32768-60999 by default): a
+	# port there may become the local end of some client's connection
+	# (wrk's, a test's) between this check and the bind
 	for ((i = 0; i < 500; i++)); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % 22000))
 		[[ $USED_PORTS == *" $p "* ]] && continue
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
 		USED_PORTS+="$p "

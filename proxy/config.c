@@ -5,9 +5,13 @@
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,6 +20,9 @@
 #include "xmalloc.h"
 #include "config.h"
 #include "rules.h"
+#include "jwt.h"
+#include "ratelimit.h"
+#include "auth.h"
 
 /* Settings a service leaves unset (-1) get these. */
 static const struct config_default {
@@ -75,6 +82,14 @@ config_merge(void *base, const struct config_default *d, size_t n)
 	}
 }
 
+/* Every breaker setting "unset". */
+static void
+config_breaker_unset(struct gw_breaker *b)
+{
+	b->b_window = b->b_buckets = b->b_volume = b->b_error_pct = -1;
+	b->b_sleep = b->b_probes = b->b_slow = -1;
+}
+
 #define CONFIG_MAX_BODY		(1024 * 1024)
 #define CONFIG_MAX_HEADER	(8 * 1024)
 
@@ -90,6 +105,8 @@ config_new(const char *file)
 	TAILQ_INIT(&conf->conf_listens);
 	TAILQ_INIT(&conf->conf_admin);
 	TAILQ_INIT(&conf->conf_services);
+	TAILQ_INIT(&conf->conf_ratelimits);
+	config_breaker_unset(&conf->conf_breaker);
 	return conf;
 }
 
@@ -107,6 +124,7 @@ config_service_new(const char *name)
 	config_unset(svc, config_service_defaults,
 	    nitems(config_service_defaults));
 	svc->svc_max_conns = -1;
+	config_breaker_unset(&svc->svc_breaker);
 	return svc;
 }
 
@@ -122,6 +140,14 @@ config_defaults(struct gw_config *conf)
 		conf->conf_max_body = CONFIG_MAX_BODY;
 	if (conf->conf_max_header == 0)
 		conf->conf_max_header = CONFIG_MAX_HEADER;
+	if (conf->conf_ratelimit_keys == 0)
+		conf->conf_ratelimit_keys = 100000;
+	if (conf->conf_jwt != NULL) {
+		if (conf->conf_jwt->jwt_refresh == -1)
+			conf->conf_jwt->jwt_refresh = 300000;
+		if (conf->conf_jwt->jwt_leeway == -1)
+			conf->conf_jwt->jwt_leeway = 60000;
+	}
 	TAILQ_FOREACH(svc, &conf->conf_services, svc_entry) {
 		config_merge(svc, config_service_defaults,
 		    nitems(config_service_defaults));
@@ -292,6 +318,205 @@ config_check_routes(struct gw_config *conf, int quiet)
 	return 0;
 }
 
+/* Reads a whole small file into a new NUL-terminated string. */
+static char *
+config_slurp(const char *path, size_t *lenp)
+{
+	FILE	*f;
+	char	*buf = NULL;
+	size_t	 n = 0, cap = 0, r;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return NULL;
+	do {
+		if (n + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			buf = xreallocarray(buf, cap, 1);
+		}
+		r = fread(buf + n, 1, cap - n - 1, f);
+		n += r;
+	} while (r > 0 && n < 1024 * 1024);
+	if (ferror(f) || n >= 1024 * 1024) {
+		fclose(f);
+		free(buf);
+		errno = EFBIG;
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*lenp = n;
+	return buf;
+}
+
+/*
+ * The jwt block: its JWKS file loads now, so that a bad one fails -n and
+ * a reload; a "jwks service" must name a service with a socket.
+ */
+static int
+config_check_jwt(struct gw_config *conf)
+{
+	struct gw_jwt		*j = conf->conf_jwt;
+	struct gw_service	*svc;
+	const char		*errstr = NULL;
+	char			*buf;
+	size_t			 len;
+
+	if (j == NULL)
+		return 0;
+	jwt_keyset_free(j->jwt_keys);
+	j->jwt_keys = NULL;
+	if (j->jwt_jwks_file == NULL && j->jwt_jwks_service == NULL) {
+		log_warnx("%s:%d: jwt: no \"jwks file\" nor \"jwks "
+		    "service\"", j->jwt_file, j->jwt_line);
+		return -1;
+	}
+	if (j->jwt_jwks_service != NULL) {
+		svc = config_service(conf, j->jwt_jwks_service);
+		if (svc == NULL || svc->svc_socket == NULL) {
+			log_warnx("%s:%d: jwt: jwks service \"%s\": %s",
+			    j->jwt_file, j->jwt_line, j->jwt_jwks_service,
+			    svc == NULL ? "unknown service" : "no socket");
+			return -1;
+		}
+		if (j->jwt_jwks_path == NULL || j->jwt_jwks_path[0] != '/') {
+			log_warnx("%s:%d: jwt: jwks service path must start "
+			    "with /", j->jwt_file, j->jwt_line);
+			return -1;
+		}
+		if (j->jwt_jwks_file == NULL)
+			return 0;
+	}
+	if ((buf = config_slurp(j->jwt_jwks_file, &len)) == NULL) {
+		log_warnx("%s:%d: jwt: jwks file \"%s\": %s", j->jwt_file,
+		    j->jwt_line, j->jwt_jwks_file, strerror(errno));
+		return -1;
+	}
+	j->jwt_keys = jwt_keyset_from_jwks_flags(buf, len,
+	    JWT_JWKS_SKIP_UNUSABLE, &errstr);
+	free(buf);
+	if (j->jwt_keys == NULL) {
+		log_warnx("%s:%d: jwt: jwks file \"%s\": %s", j->jwt_file,
+		    j->jwt_line, j->jwt_jwks_file, errstr);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Routes that want a token without a jwt block: the tokens are not
+ * checked at the edge (the services still see no AUTH_* params).  Said
+ * once, not refused: a config may add the block later.
+ */
+static void
+config_check_auth(struct gw_config *conf, int quiet)
+{
+	struct rules	*rl = conf->conf_rules;
+	size_t		 i, n = 0, first = 0;
+
+	if (conf->conf_jwt != NULL || quiet)
+		return;
+	for (i = 0; i < rl->rl_nroutes; i++)
+		if (rl->rl_routes[i].r_auth == RULE_AUTH_JWT && n++ == 0)
+			first = i;
+	if (n > 0)
+		log_warnx("%s:%d: %zu route%s with auth = \"jwt\" but %s has "
+		    "no \"jwt\" block: tokens are not checked at the edge",
+		    rl->rl_path, rl->rl_routes[first].r_line, n,
+		    n == 1 ? "" : "s", conf->conf_file);
+}
+
+/* Builds each ratelimit block's policy (ratelimit.h checks the values). */
+static int
+config_check_ratelimits(struct gw_config *conf)
+{
+	struct gw_ratelimit	*rl;
+	struct ratelimit_window	 w[GW_RL_MAXWIN];
+	const char		*errstr = NULL;
+	int			 i, bad = 0;
+
+	TAILQ_FOREACH(rl, &conf->conf_ratelimits, rl_entry) {
+		ratelimit_policy_free(rl->rl_policy);
+		rl->rl_policy = NULL;
+		memset(w, 0, sizeof(w));
+		for (i = 0; i < rl->rl_nwin; i++) {
+			w[i].limit = rl->rl_win[i].w_limit;
+			w[i].period_s = rl->rl_win[i].w_period_s;
+			w[i].burst = rl->rl_win[i].w_burst;
+		}
+		if ((rl->rl_policy = ratelimit_policy_new(rl->rl_name, w,
+		    rl->rl_nwin, rl->rl_dry_run, &errstr)) == NULL) {
+			log_warnx("%s:%d: ratelimit \"%s\": %s", rl->rl_file,
+			    rl->rl_line, rl->rl_name, errstr);
+			bad = 1;
+		}
+	}
+	return bad ? -1 : 0;
+}
+
+/* Every policy a route names in limits = {...} must exist. */
+static int
+config_check_limits(struct gw_config *conf)
+{
+	struct rules		*rls = conf->conf_rules;
+	struct rule_route	*r;
+	size_t			 i, j;
+	int			 bad = 0;
+
+	for (i = 0; i < rls->rl_nroutes; i++) {
+		r = &rls->rl_routes[i];
+		for (j = 0; j < r->r_limits.rn_n; j++) {
+			if (config_ratelimit(conf, r->r_limits.rn_v[j]) !=
+			    NULL)
+				continue;
+			log_warnx("%s:%d: unknown ratelimit \"%s\"",
+			    rls->rl_path, r->r_line, r->r_limits.rn_v[j]);
+			bad = 1;
+		}
+	}
+	return bad ? -1 : 0;
+}
+
+struct gw_ratelimit *
+config_ratelimit(struct gw_config *conf, const char *name)
+{
+	struct gw_ratelimit	*rl;
+
+	TAILQ_FOREACH(rl, &conf->conf_ratelimits, rl_entry)
+		if (strcmp(rl->rl_name, name) == 0)
+			return rl;
+	return NULL;
+}
+
+int
+config_trusted(const struct gw_config *conf, const char *addr)
+{
+	const struct gw_cidr	*c;
+	uint8_t			 a[16];
+	int			 i, family, n;
+
+	if (conf->conf_ntrusted == 0)
+		return 0;
+	if (inet_pton(AF_INET, addr, a) == 1)
+		family = AF_INET;
+	else if (inet_pton(AF_INET6, addr, a) == 1)
+		family = AF_INET6;
+	else
+		return 0;
+	for (i = 0; i < conf->conf_ntrusted; i++) {
+		c = &conf->conf_trusted[i];
+		if (c->c_family != family)
+			continue;
+		n = c->c_bits;
+		if (memcmp(a, c->c_addr, n / 8) != 0)
+			continue;
+		if (n % 8 != 0 && ((a[n / 8] ^ c->c_addr[n / 8]) &
+		    (0xff << (8 - n % 8)) & 0xff) != 0)
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
 int
 config_check(struct gw_config *conf)
 {
@@ -308,6 +533,10 @@ config_check(struct gw_config *conf)
 		bad = 1;
 	if (config_check_tls(conf) == -1)
 		bad = 1;
+	if (config_check_jwt(conf) == -1)
+		bad = 1;
+	if (config_check_ratelimits(conf) == -1)
+		bad = 1;
 
 	rules_free(conf->conf_rules);
 	conf->conf_rules = NULL;
@@ -318,8 +547,11 @@ config_check(struct gw_config *conf)
 	    sizeof(err))) == NULL) {
 		log_warnx("%s", err);
 		bad = 1;
-	} else if (config_check_routes(conf, bad) == -1)
+	} else if (config_check_routes(conf, bad) == -1 ||
+	    config_check_limits(conf) == -1)
 		bad = 1;
+	else
+		config_check_auth(conf, bad);
 	return bad ? -1 : 0;
 }
 
@@ -420,6 +652,8 @@ void
 config_free(struct gw_config *conf)
 {
 	struct gw_service	*svc;
+	struct gw_ratelimit	*rl;
+	int			 i;
 
 	if (conf == NULL)
 		return;
@@ -449,5 +683,26 @@ config_free(struct gw_config *conf)
 	free(conf->conf_pidfile);
 	free(conf->conf_user);
 	rules_free(conf->conf_rules);
+	while ((rl = TAILQ_FIRST(&conf->conf_ratelimits)) != NULL) {
+		TAILQ_REMOVE(&conf->conf_ratelimits, rl, rl_entry);
+		free(rl->rl_name);
+		for (i = 0; i < rl->rl_nkeys; i++)
+			free(rl->rl_headers[i]);
+		ratelimit_policy_free(rl->rl_policy);
+		free(rl->rl_file);
+		free(rl);
+	}
+	free(conf->conf_trusted);
+	if (conf->conf_jwt != NULL) {
+		free(conf->conf_jwt->jwt_jwks_file);
+		free(conf->conf_jwt->jwt_jwks_service);
+		free(conf->conf_jwt->jwt_jwks_path);
+		free(conf->conf_jwt->jwt_issuer);
+		free(conf->conf_jwt->jwt_audience);
+		free(conf->conf_jwt->jwt_file);
+		auth_jwks_stop(conf->conf_jwt);
+		jwt_keyset_free(conf->conf_jwt->jwt_keys);
+		free(conf->conf_jwt);
+	}
 	free(conf);
 }

@@ -10,7 +10,81 @@
 #include <sys/queue.h>
 #include <stddef.h>
 
+#include <stdint.h>
+
 struct rules;
+struct jwt_keyset;
+struct auth_jwks;
+struct ratelimit_policy;
+
+/* "ratelimit NAME { rate 20/s burst 40 ; rate 1000/h ; key ip ; dry run }" */
+#define GW_RL_MAXWIN	4	/* = RATELIMIT_MAXWIN */
+#define GW_RL_MAXKEYS	4
+enum gw_rl_key {
+	GW_RL_KEY_IP = 1,	/* the client (through trusted proxies) */
+	GW_RL_KEY_SUB,		/* the JWT subject (else the client) */
+	GW_RL_KEY_ROUTE,	/* the route: one bucket for everyone */
+	GW_RL_KEY_HEADER	/* a header's value, e.g. X-Api-Key */
+};
+struct gw_rl_window {
+	uint64_t		 w_limit;
+	uint32_t		 w_period_s;
+	uint64_t		 w_burst;	/* 0: = limit */
+};
+struct gw_ratelimit {
+	char			*rl_name;
+	struct gw_rl_window	 rl_win[GW_RL_MAXWIN];
+	int			 rl_nwin;
+	int			 rl_keys[GW_RL_MAXKEYS];	/* gw_rl_key */
+	char			*rl_headers[GW_RL_MAXKEYS];	/* for HEADER */
+	int			 rl_nkeys;	/* 0: ip */
+	int			 rl_dry_run;
+	struct ratelimit_policy	*rl_policy;	/* built by config_check */
+	char			*rl_file;
+	int			 rl_line;
+	TAILQ_ENTRY(gw_ratelimit) rl_entry;
+};
+TAILQ_HEAD(gw_ratelimits, gw_ratelimit);
+
+/*
+ * "breaker { window 10s buckets 10 volume 20 errors 50% sleep 5s probes 1
+ * slow 2s }", globally and per service; -1: unset (the global's, else
+ * breaker.h's defaults).
+ */
+struct gw_breaker {
+	int			 b_window;	/* ms */
+	int			 b_buckets;
+	int			 b_volume;
+	int			 b_error_pct;
+	int			 b_sleep;	/* ms */
+	int			 b_probes;
+	int			 b_slow;	/* ms; 0: off */
+};
+
+/* "trusted proxies ADDR[/BITS] ...": whose X-Forwarded-For counts */
+struct gw_cidr {
+	int			 c_family;	/* AF_INET, AF_INET6 */
+	uint8_t			 c_addr[16];
+	int			 c_bits;
+};
+
+/*
+ * "jwt { jwks file PATH ; issuer S ; audience S ; leeway T }": bearer
+ * tokens verified at the edge for routes with auth = "jwt".
+ */
+struct gw_jwt {
+	char			*jwt_jwks_file;
+	char			*jwt_jwks_service;	/* "jwks service NAME" */
+	char			*jwt_jwks_path;		/* .. path "/.well-known.." */
+	int			 jwt_refresh;	/* ms; default 300000 */
+	char			*jwt_issuer;	/* NULL: any */
+	char			*jwt_audience;	/* NULL: any */
+	int			 jwt_leeway;	/* ms; default 60000 */
+	struct jwt_keyset	*jwt_keys;	/* the file's, by config_check */
+	struct auth_jwks	*jwt_fetch;	/* the service's (auth.c) */
+	char			*jwt_file;	/* where it was declared */
+	int			 jwt_line;
+};
 
 /* "listen on ADDR port PORT" */
 /* "tls certificate FILE key FILE [name HOST]": one per SNI name */
@@ -80,6 +154,8 @@ struct gw_service {
 	int			 svc_queue_timeout;	/* default 5000 */
 	int			 svc_connect_timeout;	/* default 1000 */
 	int			 svc_read_timeout;	/* default 30000 */
+	struct gw_breaker	 svc_breaker;
+	int			 svc_max_concurrent;	/* bulkhead; 0: none */
 	int			 svc_used;	/* set by the check pass */
 	char			*svc_file;	/* where it was declared */
 	int			 svc_line;
@@ -117,7 +193,19 @@ struct gw_config {
 	int			 conf_access_log_json;	/* JSON lines, not combined */
 	struct gw_services	 conf_services;
 	struct rules		*conf_rules;	/* loaded by the check pass */
+	struct gw_jwt		*conf_jwt;	/* NULL: no "jwt" block */
+	struct gw_ratelimits	 conf_ratelimits;
+	size_t			 conf_ratelimit_keys;	/* 0: 100000 */
+	struct gw_cidr		*conf_trusted;
+	int			 conf_ntrusted;
+	struct gw_breaker	 conf_breaker;
 };
+
+/* The policy called name, or NULL. */
+struct gw_ratelimit	*config_ratelimit(struct gw_config *, const char *);
+/* Is the numeric address addr one of the trusted proxies? */
+int			 config_trusted(const struct gw_config *,
+			    const char *addr);
 
 /*
  * Parses file into a new config (parse.y).  Errors are reported as

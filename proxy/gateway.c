@@ -1,9 +1,9 @@
 /*
  * agora-gateway: reads the configuration, starts the supervised service
  * pools and the HTTP loop threads, and runs the main thread's loop:
- * supervisor, health probes, admin listener (/healthz, /readyz) and
- * signals.  SIGHUP builds a new configuration generation (generation.h)
- * beside the running one and swaps it in only when all of it is good.
+ * supervisor, health probes, admin listener (admin.h) and signals.
+ * SIGHUP builds a new configuration generation (generation.h) beside the
+ * running one and swaps it in only when all of it is good.
  */
 
 #include <sys/types.h>
@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "xmalloc.h"
+#include "admin.h"
 #include "config.h"
 #include "pool.h"
 #include "generation.h"
@@ -33,6 +34,7 @@
 #include "supervisor.h"
 #include "accesslog.h"
 #include "http.h"
+#include "stats.h"
 
 #define GATEWAY_DRAIN_MS	10000	/* in-flight requests at exit */
 #define GATEWAY_STOP_MS		5000	/* children after SIGTERM */
@@ -45,7 +47,7 @@ struct gateway {
 	struct supervisor	*gw_sup;
 	struct probe		*gw_probe;
 	struct http_server	*gw_http;
-	struct evhttp		*gw_admin;
+	struct admin		*gw_admin;
 	int			 gw_draining;
 	struct event		*gw_drain_ev;
 };
@@ -146,6 +148,8 @@ gateway_generation(struct gw_config *conf, struct generation *old)
 		}
 		generation_add_pool(gen, svc, p);
 	}
+	generation_breakers(gen);
+	generation_jwks(gen);
 	return gen;
 }
 
@@ -226,54 +230,6 @@ gateway_reload(struct gateway *gw)
 	generation_release(old);
 }
 
-/* GET /healthz and /readyz on the admin listener. */
-static void
-gateway_admin(struct evhttp_request *req, void *arg)
-{
-	struct gateway		*gw = arg;
-	struct generation	*gen;
-	struct gw_service	*svc;
-	struct evbuffer		*b;
-	const char		*path;
-	char			 detail[256];
-
-	path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-	if (path == NULL || (strcmp(path, "/healthz") != 0 &&
-	    strcmp(path, "/readyz") != 0)) {
-		http_problem(req, 404, "no such admin resource");
-		return;
-	}
-	if (strcmp(path, "/readyz") == 0) {
-		if (gw->gw_draining) {
-			http_problem(req, 503, "shutting down");
-			return;
-		}
-		if ((gen = generation_acquire()) == NULL) {
-			http_problem(req, 503, "no configuration");
-			return;
-		}
-		TAILQ_FOREACH(svc, &gen->gen_conf->conf_services, svc_entry) {
-			if (svc->svc_program == NULL || gw->gw_sup == NULL)
-				continue;
-			if (supervisor_running(gw->gw_sup,
-			    svc->svc_name) < 1) {
-				snprintf(detail, sizeof(detail), "service %s "
-				    "has no process running", svc->svc_name);
-				generation_release(gen);
-				http_problem(req, 503, detail);
-				return;
-			}
-		}
-		generation_release(gen);
-	}
-	b = evbuffer_new();
-	evbuffer_add(b, "ok\n", 3);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "text/plain");
-	evhttp_send_reply(req, 200, "OK", b);
-	evbuffer_free(b);
-}
-
 /* While draining: stop once every loop thread has finished. */
 static void
 gateway_drain_tick(evutil_socket_t fd, short what, void *arg)
@@ -300,6 +256,7 @@ gateway_signal(evutil_socket_t sig, short what, void *arg)
 		}
 		log_info("%s: draining", strsignal(sig));
 		gw->gw_draining = 1;
+		admin_draining(gw->gw_admin);
 		http_server_drain(gw->gw_http, GATEWAY_DRAIN_MS);
 		gw->gw_drain_ev = event_new(gw->gw_base, -1, EV_PERSIST,
 		    gateway_drain_tick, gw);
@@ -318,25 +275,6 @@ gateway_signal(evutil_socket_t sig, short what, void *arg)
 			log_warn("reopening the access log");
 		log_info("logs reopened");
 		break;
-	}
-}
-
-static void
-gateway_admin_listen(struct gateway *gw)
-{
-	struct gw_listen	*l;
-
-	TAILQ_FOREACH(l, &gw->gw_conf->conf_admin, l_entry) {
-		if (gw->gw_admin == NULL) {
-			gw->gw_admin = evhttp_new(gw->gw_base);
-			evhttp_set_gencb(gw->gw_admin, gateway_admin, gw);
-			evhttp_set_timeout(gw->gw_admin, 10);
-		}
-		if (evhttp_bind_socket(gw->gw_admin,
-		    strcmp(l->l_addr, "*") == 0 ? "0.0.0.0" : l->l_addr,
-		    (ev_uint16_t)atoi(l->l_port)) == -1)
-			fatal("admin listen on %s port %s", l->l_addr,
-			    l->l_port);
 	}
 }
 
@@ -453,25 +391,29 @@ main(int argc, char *argv[])
 	}
 	if ((gen = gateway_generation(gw.gw_conf, NULL)) == NULL)
 		fatalx("cannot set up the service pools");
-	/* http.c reads gw_conf and these pools for as long as it runs */
+	/*
+	 * http.c reads gw_conf's listener and connection limits for as
+	 * long as it runs; each request takes the current generation.
+	 */
 	gw.gw_first = generation_ref(gen);
 	gw.gw_http = http_server_new(gw.gw_conf, nworkers);
-	for (i = 0; i < (size_t)gen->gen_npools; i++)
-		http_server_pool(gw.gw_http, gen->gen_pools[i].gp_svc,
-		    gen->gen_pools[i].gp_pool);
 	generation_swap(gen);
 	if (http_server_listen(gw.gw_http, &errstr) == -1)
 		fatalx("cannot listen: %s", errstr);
-	gateway_admin_listen(&gw);
 
 	gw.gw_sup = supervisor_new(gw.gw_base);
+	gw.gw_probe = probe_new(gw.gw_base);
+	/* bound before any process is spawned: a failure leaves no child */
+	gw.gw_admin = admin_new(gw.gw_base, gw.gw_conf, gw.gw_sup,
+	    gw.gw_probe);
+	if (admin_listen(gw.gw_admin, &errstr) == -1)
+		fatalx("%s", errstr);
 	TAILQ_FOREACH(svc, &gw.gw_conf->conf_services, svc_entry) {
 		if (svc->svc_program == NULL)
 			continue;
 		if (supervisor_add(gw.gw_sup, svc, &errstr) == -1)
 			fatalx("service %s: %s", svc->svc_name, errstr);
 	}
-	gw.gw_probe = probe_new(gw.gw_base);
 	probe_start(gw.gw_probe, gen);
 
 	if (gw.gw_conf->conf_pidfile != NULL) {
@@ -509,8 +451,8 @@ main(int argc, char *argv[])
 	/* the first generation's config is gw_conf: freed with it */
 	generation_release(gw.gw_first);
 	supervisor_free(gw.gw_sup);
-	if (gw.gw_admin != NULL)
-		evhttp_free(gw.gw_admin);
+	admin_free(gw.gw_admin);
+	stats_free();
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(sigev[i]);
 	if (gw.gw_drain_ev != NULL)

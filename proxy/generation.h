@@ -18,6 +18,16 @@ struct gw_config;
 struct gw_service;
 struct pool;
 
+struct breaker;
+struct rule_route;
+
+/* A circuit breaker: a service's, or a route's own (rules breaker = {}). */
+struct gen_breaker {
+	const struct gw_service	*gb_svc;
+	const struct rule_route	*gb_route;	/* NULL: the service's */
+	struct breaker		*gb_breaker;	/* owned */
+};
+
 struct gen_pool {
 	const struct gw_service	*gp_svc;	/* in gen_conf */
 	struct pool		*gp_pool;	/* one reference */
@@ -27,6 +37,8 @@ struct generation {
 	struct gw_config	*gen_conf;	/* owned */
 	struct gen_pool		*gen_pools;
 	int			 gen_npools;
+	struct gen_breaker	*gen_breakers;
+	int			 gen_nbreakers;
 	unsigned long		 gen_id;	/* 1, 2, ...: for logs */
 	int			 gen_refs;	/* atomic */
 };
@@ -41,6 +53,24 @@ struct pool		*generation_pool(const struct generation *,
 			    const struct gw_service *svc);
 struct pool		*generation_pool_name(const struct generation *,
 			    const char *name);
+
+/*
+ * Makes a breaker for every service with a pool and for every route with
+ * its own breaker = {} (settings: the route's, else the service's
+ * breaker block, else the global one, else breaker.h's defaults), and
+ * registers them for the admin listener ("service", "service/route").
+ * A new generation starts with closed breakers.  Main thread.
+ */
+void			 generation_breakers(struct generation *);
+/*
+ * Starts fetching the JWK Set of the jwt block's "jwks service" from
+ * that service's socket (auth.h), for as long as gen's config lives.
+ */
+void			 generation_jwks(struct generation *);
+/* The breaker a request to route (on svc) uses, or NULL. */
+struct breaker		*generation_breaker(const struct generation *,
+			    const struct gw_service *svc,
+			    const struct rule_route *route);
 
 /*
  * The current generation, with a reference the caller drops with

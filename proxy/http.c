@@ -46,6 +46,13 @@
 #include "http_parse.h"
 #include "upstream.h"
 #include "accesslog.h"
+#include "generation.h"
+#include "stats.h"
+#include "edge.h"
+#include "auth.h"
+#include "jwt.h"
+#include "breaker.h"
+#include "luavm.h"
 #include "http.h"
 
 #define HTTP_BACKLOG		1024
@@ -60,11 +67,6 @@
 /* after an error answer, how long unread input is drained */
 #define HTTP_LINGER_MS		2000
 #define HTTP_CLIENT_BUCKETS	1024
-
-struct http_service {
-	const struct gw_service	*hs_svc;
-	struct pool		*hs_pool;
-};
 
 struct http_conn;
 TAILQ_HEAD(http_conns, http_conn);
@@ -86,6 +88,8 @@ struct http_thread {
 	int			 ht_inflight;	/* connections not idle */
 	int			 ht_draining;
 	struct timeval		 ht_deadline;
+	struct luavm		*ht_lvm;	/* request functions.. */
+	struct generation	*ht_lvm_gen;	/* ..of this generation */
 	time_t			 ht_date_t;	/* cached Date: value */
 	char			 ht_date[40];
 };
@@ -101,8 +105,6 @@ struct http_server {
 	struct gw_config	*hs_conf;
 	struct http_thread	*hs_threads;
 	int			 hs_nthreads;
-	struct http_service	*hs_svcs;
-	int			 hs_nsvcs;
 	int			 hs_drain_ms;
 	int			 hs_running;	/* atomic */
 	/* SERVER_ADDR/PORT when one fixed address is configured */
@@ -161,9 +163,14 @@ struct http_req {
 	struct http_conn	*r_conn;
 	struct http_head	 r_head;
 	char			*r_block;	/* NUL-split head */
+	size_t			 r_blen;
 	const struct gw_service	*r_svc;
 	struct pool		*r_pool;
 	const char		*r_service;
+	struct generation	*r_gen;		/* one reference, or NULL */
+	const struct rule_route	*r_route;	/* NULL: none matched */
+	struct rule_match	 r_match;	/* captures point in r_block */
+	uint64_t		 r_t0;		/* monotonic ns at the head */
 	time_t			 r_time;
 	enum http_body		 r_body;
 	int64_t			 r_left;	/* body bytes to read */
@@ -181,6 +188,22 @@ struct http_req {
 	size_t			 r_bytes;
 	char			 r_rid[65];
 	char			 r_host[256];
+	char			 r_hkey[128];	/* a cookie's balancing key */
+	struct jwt_claims	*r_claims;	/* a verified bearer token */
+	struct upstream_param	 r_params[AUTH_NPARAMS];
+	char			 r_roles[512];	/* AUTH_ROLES */
+	char			 r_xhdrs[1024];	/* RateLimit headers etc. */
+	struct breaker		*r_breaker;	/* holds r_ticket */
+	struct breaker_ticket	 r_ticket;
+	struct luavm_result	*r_lres;	/* a handler's edits */
+	struct luavm_result	*r_lres_fb;	/* a fallback function's */
+	struct upstream_param	*r_uparams;	/* Lua + auth params */
+	const char		*r_path;	/* in r_block, no query */
+	size_t			 r_plen;
+	const char		*r_query;	/* "?..." or NULL */
+	char			*r_block2;	/* head after header edits */
+	struct http_field	*r_fields2;
+	struct http_head	 r_head2;
 };
 
 static const struct {
@@ -232,6 +255,10 @@ static void	 http_conn_kill(struct http_conn *);
 static void	 http_conn_free(struct http_conn *);
 static void	 http_conn_timer(struct http_conn *, int ms);
 static void	 http_req_end(struct http_req *);
+static void	 http_answer_hdrs(struct http_conn *, struct http_req *, int,
+		    const char *, double, const char *);
+static void	 http_answer_body(struct http_conn *, struct http_req *, int,
+		    const char *, struct evbuffer *, double, const char *);
 static void	 http_upstream_done(struct upstream *, enum upstream_end,
 		    void *);
 static void	 http_up_head(void *, int, const char *, struct evkeyvalq *);
@@ -339,6 +366,25 @@ http_problem(struct evhttp_request *req, int status, const char *detail)
 
 /* ------------------------------------------------------------ access log */
 
+static uint64_t
+http_now_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* The route's label for stats: its name, else its pattern; "-": none. */
+static const char *
+http_route_name(const struct http_req *r)
+{
+	if (r->r_route == NULL)
+		return "-";
+	return r->r_route->r_name != NULL ? r->r_route->r_name :
+	    r->r_route->r_prefix;
+}
+
 static void
 http_log(struct http_conn *c, struct http_req *r, int status, size_t bytes,
     double ut)
@@ -359,6 +405,7 @@ http_log(struct http_conn *c, struct http_req *r, int status, size_t bytes,
 		e.ae_major = e.ae_minor = 1;
 		e.ae_rid = "-";
 		accesslog_log(c->c_thr->ht_log, &e);
+		stats_request("-", "-", status, 0, 0);
 		return;
 	}
 	b = r->r_block;
@@ -376,6 +423,8 @@ http_log(struct http_conn *c, struct http_req *r, int status, size_t bytes,
 	e.ae_rid = r->r_rid;
 	e.ae_service = r->r_service;
 	accesslog_log(c->c_thr->ht_log, &e);
+	stats_request(http_route_name(r), r->r_service ? r->r_service : "-",
+	    status, http_now_ns() - r->r_t0, ut > 0 ? (uint64_t)(ut * 1e9) : 0);
 }
 
 /* ------------------------------------------------------------- responses */
@@ -424,19 +473,42 @@ static void
 http_answer(struct http_conn *c, struct http_req *r, int status,
     const char *detail, double ut)
 {
+	http_answer_hdrs(c, r, status, detail, ut, NULL);
+}
+
+/* http_answer() with extra header lines ("Name: value\r\n"...). */
+static void
+http_answer_hdrs(struct http_conn *c, struct http_req *r, int status,
+    const char *detail, double ut, const char *extra)
+{
 	struct evbuffer	*b;
-	char		 rid[17];
-	size_t		 n;
 
 	b = evbuffer_new();
 	http_problem_json(b, status, detail);
+	http_answer_body(c, r, status, "application/problem+json", b, ut,
+	    extra);
+	evbuffer_free(b);
+}
+
+/* The front's own answer with body b (drained) of type ctype. */
+static void
+http_answer_body(struct http_conn *c, struct http_req *r, int status,
+    const char *ctype, struct evbuffer *b, double ut, const char *extra)
+{
+	char		 rid[17];
+	size_t		 n;
+
 	n = evbuffer_get_length(b);
 	if (r == NULL)
 		http_request_id(&c->c_thr->ht_rng, rid);
 	http_head_start(c, status, NULL, r ? r->r_rid : rid);
-	evbuffer_add_printf(c->c_out, "Content-Type: application/problem+json"
-	    "\r\nContent-Length: %zu\r\n", n);
-	if (status == 503)
+	evbuffer_add_printf(c->c_out, "Content-Type: %s\r\n"
+	    "Content-Length: %zu\r\n", ctype, n);
+	if (r != NULL && r->r_xhdrs[0] != '\0')
+		evbuffer_add(c->c_out, r->r_xhdrs, strlen(r->r_xhdrs));
+	if (extra != NULL)
+		evbuffer_add(c->c_out, extra, strlen(extra));
+	else if (status == 503)
 		evbuffer_add(c->c_out, "Retry-After: 1\r\n", 16);
 	if (r == NULL)
 		evbuffer_add(c->c_out, "Connection: close\r\n", 19);
@@ -447,7 +519,6 @@ http_answer(struct http_conn *c, struct http_req *r, int status,
 		evbuffer_drain(b, n);
 	else
 		evbuffer_add_buffer(c->c_out, b);
-	evbuffer_free(b);
 	if (r != NULL) {
 		r->r_status = status;
 		r->r_head_sent = 1;
@@ -789,17 +860,6 @@ http_conn_free(struct http_conn *c)
 
 /* ---------------------------------------------------------------- request */
 
-static struct pool *
-http_pool(struct http_server *srv, const struct gw_service *svc)
-{
-	int	 i;
-
-	for (i = 0; i < srv->hs_nsvcs; i++)
-		if (srv->hs_svcs[i].hs_svc == svc)
-			return srv->hs_svcs[i].hs_pool;
-	return NULL;
-}
-
 /* SERVER_NAME: the Host header without its port, when it looks sane. */
 static void
 http_server_name(struct http_req *r, const char *host)
@@ -843,6 +903,23 @@ http_req_end(struct http_req *r)
 	close_after = r->r_close || !r->r_body_done;
 	if (r->r_cbody != NULL)
 		evbuffer_free(r->r_cbody);
+	/* a ticket no outcome was recorded for (a no-op otherwise) */
+	if (r->r_breaker != NULL)
+		breaker_record(r->r_breaker, &r->r_ticket, BREAKER_IGNORE, 0,
+		    http_now_ns());
+	generation_release(r->r_gen);
+	jwt_claims_free(r->r_claims);
+	if (r->r_lres != NULL) {
+		luavm_result_clear(r->r_lres);
+		free(r->r_lres);
+	}
+	if (r->r_lres_fb != NULL) {
+		luavm_result_clear(r->r_lres_fb);
+		free(r->r_lres_fb);
+	}
+	free(r->r_uparams);
+	free(r->r_block2);
+	free(r->r_fields2);
 	free(r);
 	c->c_req = NULL;
 	c->c_thr->ht_inflight--;
@@ -951,6 +1028,337 @@ http_req_body(struct http_conn *c, struct http_req *r)
 	return 0;
 }
 
+/*
+ * The thread's Lua runtime for gen's rules: made on first use, and anew
+ * after a reload (the old one, and its reference to its generation, go).
+ */
+static struct luavm *
+http_lua_vm(struct http_thread *t, struct generation *gen)
+{
+	char	 err[512];
+
+	if (t->ht_lvm != NULL && t->ht_lvm_gen == gen)
+		return t->ht_lvm;
+	luavm_free(t->ht_lvm);
+	generation_release(t->ht_lvm_gen);
+	t->ht_lvm = NULL;
+	t->ht_lvm_gen = NULL;
+	if ((t->ht_lvm = luavm_new(gen->gen_conf->conf_rules, err,
+	    sizeof(err))) == NULL) {
+		log_warnx("%s: %s", __func__, err);
+		return NULL;
+	}
+	t->ht_lvm_gen = generation_ref(gen);
+	return t->ht_lvm;
+}
+
+/* A header line from Lua that is safe to send. */
+static int
+http_lua_hdr_ok(const char *name, const char *value)
+{
+	const char	*p;
+
+	if (*name == '\0')
+		return 0;
+	for (p = name; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+			return 0;
+	return strpbrk(value, "\r\n") == NULL;
+}
+
+/* req:respond(): the handler's own answer. */
+static void
+http_lua_respond(struct http_conn *c, struct http_req *r,
+    const struct luavm_result *res)
+{
+	struct evbuffer	*body, *extra;
+	const char	*ctype = "text/plain; charset=utf-8";
+	size_t		 i;
+
+	body = evbuffer_new();
+	extra = evbuffer_new();
+	for (i = 0; i < res->lres_nheaders; i++) {
+		const struct luavm_kv *kv = &res->lres_headers[i];
+
+		if (!http_lua_hdr_ok(kv->kv_name, kv->kv_value) ||
+		    strcasecmp(kv->kv_name, "Content-Length") == 0 ||
+		    strcasecmp(kv->kv_name, "Transfer-Encoding") == 0 ||
+		    strcasecmp(kv->kv_name, "Connection") == 0 ||
+		    strcasecmp(kv->kv_name, "X-Request-Id") == 0)
+			continue;
+		if (strcasecmp(kv->kv_name, "Content-Type") == 0)
+			ctype = kv->kv_value;
+		else
+			evbuffer_add_printf(extra, "%s: %s\r\n", kv->kv_name,
+			    kv->kv_value);
+	}
+	evbuffer_add(extra, "", 1);
+	if (res->lres_body != NULL)
+		evbuffer_add(body, res->lres_body, res->lres_body_len);
+	http_answer_body(c, r, res->lres_status, ctype, body, -1,
+	    (const char *)evbuffer_pullup(extra, -1));
+	evbuffer_free(body);
+	evbuffer_free(extra);
+}
+
+/*
+ * A request with header edits: a copy of the head block with the set
+ * values appended and the fields rebuilt, for the upstream's HTTP_*.
+ */
+static void
+http_lua_edits(struct http_req *r, const struct luavm_result *res)
+{
+	const struct http_head	*h = &r->r_head;
+	struct http_field	*f;
+	size_t			 blen, len, i, j, k, nf;
+	int			 gone;
+	char			*b;
+
+	blen = r->r_blen + 1;	/* with its NUL */
+	len = blen;
+	for (i = 0; i < res->lres_nedits; i++)
+		if (res->lres_edits[i].he_op == LUAVM_HDR_SET)
+			len += strlen(res->lres_edits[i].he_name) +
+			    strlen(res->lres_edits[i].he_value) + 2;
+	b = r->r_block2 = xmalloc(len);
+	memcpy(b, r->r_block, blen);
+	f = r->r_fields2 = xcalloc(h->hh_nfields + res->lres_nedits + 1,
+	    sizeof(*f));
+	nf = 0;
+	/* a field stays unless a later edit removes or replaces it */
+	for (i = 0; i < (size_t)h->hh_nfields; i++) {
+		gone = 0;
+		for (j = 0; j < res->lres_nedits; j++)
+			if (strcasecmp(r->r_block + h->hh_fields[i].hf_name,
+			    res->lres_edits[j].he_name) == 0)
+				gone = 1;
+		if (!gone)
+			f[nf++] = h->hh_fields[i];
+	}
+	/* the last SET of each name wins */
+	for (i = 0; i < res->lres_nedits; i++) {
+		const struct luavm_hdr_edit *e = &res->lres_edits[i];
+
+		for (j = i + 1; j < res->lres_nedits; j++)
+			if (strcasecmp(res->lres_edits[j].he_name,
+			    e->he_name) == 0)
+				break;
+		if (j < res->lres_nedits || e->he_op != LUAVM_HDR_SET ||
+		    !http_lua_hdr_ok(e->he_name, e->he_value))
+			continue;
+		k = strlen(e->he_name);
+		f[nf].hf_name = blen;
+		f[nf].hf_name_len = k;
+		memcpy(b + blen, e->he_name, k + 1);
+		blen += k + 1;
+		k = strlen(e->he_value);
+		f[nf].hf_value = blen;
+		f[nf].hf_value_len = k;
+		memcpy(b + blen, e->he_value, k + 1);
+		blen += k + 1;
+		nf++;
+	}
+	r->r_head2 = r->r_head;
+	r->r_head2.hh_fields = f;
+	r->r_head2.hh_nfields = nf;
+	r->r_head2.hh_maxfields = nf;
+	r->r_head2.hh_ctype = -1;
+	for (i = 0; i < nf; i++)
+		if (strcasecmp(b + f[i].hf_name, "Content-Type") == 0)
+			r->r_head2.hh_ctype = i;
+	r->r_env.ue_block = b;
+	r->r_env.ue_head = &r->r_head2;
+}
+
+/*
+ * The route's handler function: 0 to go on (with its edits, params and
+ * service), -1 when r has been answered (req:respond, or 500 on an error).
+ * The fallback function (breaker open) may answer or choose another
+ * service (0); 1 when it did neither.
+ */
+static int
+http_req_lua(struct http_conn *c, struct http_req *r,
+    const struct rule_route *route, enum luavm_phase phase)
+{
+	const char		*path = r->r_path, *q = r->r_query;
+	size_t			 plen = r->r_plen;
+	struct luavm		*vm;
+	struct luavm_request	 lr;
+	struct luavm_header	*hv;
+	struct luavm_result	*res;
+	struct gw_service	*svc;
+	struct pool		*pool;
+	const char		*b = r->r_block;
+	char			 cbuf[INET6_ADDRSTRLEN], detail[256];
+	size_t			 i, n;
+	int			 out;
+
+	if ((vm = http_lua_vm(c->c_thr, r->r_gen)) == NULL ||
+	    !luavm_has(vm, route, phase))
+		goto fail;
+	hv = xcalloc(r->r_head.hh_nfields + 1, sizeof(*hv));
+	for (i = 0; i < (size_t)r->r_head.hh_nfields; i++) {
+		hv[i].h_name = b + r->r_head.hh_fields[i].hf_name;
+		hv[i].h_name_len = r->r_head.hh_fields[i].hf_name_len;
+		hv[i].h_value = b + r->r_head.hh_fields[i].hf_value;
+		hv[i].h_value_len = r->r_head.hh_fields[i].hf_value_len;
+	}
+	memset(&lr, 0, sizeof(lr));
+	lr.lr_method = b + r->r_head.hh_method;
+	lr.lr_path = path;
+	lr.lr_path_len = plen;
+	lr.lr_query = q != NULL ? q + 1 : NULL;
+	lr.lr_query_len = q != NULL ? strlen(q + 1) : 0;
+	lr.lr_headers = hv;
+	lr.lr_nheaders = r->r_head.hh_nfields;
+	lr.lr_match = &r->r_match;
+	lr.lr_client_addr = edge_client(r->r_gen->gen_conf, c->c_addr,
+	    &r->r_head, b, cbuf, sizeof(cbuf));
+	lr.lr_client_port = c->c_port;
+	lr.lr_claims = r->r_claims != NULL ? r->r_claims->jc_payload : NULL;
+	/* a fallback's result is kept apart: the handler's edits stay */
+	res = xcalloc(1, sizeof(*res));
+	if (phase == LUAVM_PHASE_HANDLER)
+		r->r_lres = res;
+	else
+		r->r_lres_fb = res;
+	out = luavm_call(vm, phase, &lr, res);
+	free(hv);
+	switch (out) {
+	case LUAVM_OUT_RESPOND:
+		r->r_service = NULL;
+		http_lua_respond(c, r, res);
+		http_req_end(r);
+		return -1;
+	case LUAVM_OUT_ERROR:
+		log_warnx("%s: route %s: %s (rid %s)", __func__,
+		    http_route_name(r), res->lres_error, r->r_rid);
+		goto fail;
+	default:
+		break;
+	}
+	if (res->lres_service != NULL) {
+		if ((svc = config_service(r->r_gen->gen_conf,
+		    res->lres_service)) == NULL ||
+		    (pool = generation_pool(r->r_gen, svc)) == NULL) {
+			snprintf(detail, sizeof(detail), "no service %s",
+			    res->lres_service);
+			r->r_service = NULL;
+			http_answer(c, r, 502, detail, -1);
+			http_req_end(r);
+			return -1;
+		}
+		r->r_svc = svc;
+		r->r_pool = pool;
+		r->r_service = svc->svc_name;
+		r->r_env.ue_hash_key = edge_hash_key(svc, &r->r_head, b,
+		    c->c_addr, r->r_hkey, sizeof(r->r_hkey));
+	} else if (phase == LUAVM_PHASE_FALLBACK)
+		return 1;	/* the function let it be: 503 */
+	if (phase == LUAVM_PHASE_FALLBACK)
+		return 0;	/* another service, unguarded */
+	if (res->lres_nedits > 0)
+		http_lua_edits(r, res);
+	if (res->lres_nparams > 0) {
+		/* Lua's first, the auth params last */
+		n = res->lres_nparams + r->r_env.ue_nparams;
+		r->r_uparams = xcalloc(n, sizeof(*r->r_uparams));
+		for (i = 0; i < res->lres_nparams; i++) {
+			r->r_uparams[i].up_name = res->lres_params[i].kv_name;
+			r->r_uparams[i].up_value = res->lres_params[i].kv_value;
+			r->r_uparams[i].up_value_len =
+			    res->lres_params[i].kv_value_len;
+		}
+		for (i = 0; i < r->r_env.ue_nparams; i++)
+			r->r_uparams[res->lres_nparams + i] =
+			    r->r_env.ue_params[i];
+		r->r_env.ue_params = r->r_uparams;
+		r->r_env.ue_nparams = n;
+	}
+	return 0;
+ fail:
+	r->r_service = NULL;
+	snprintf(detail, sizeof(detail), "the request function of route %s "
+	    "failed", http_route_name(r));
+	http_answer(c, r, 500, detail, -1);
+	http_req_end(r);
+	return -1;
+}
+
+/*
+ * The breaker of the route (or of its service) lets r through, or the
+ * route's fallback answers: a static body, another route (which then
+ * serves r: 0), else 503.  -1 when r has been answered and ended.
+ */
+static int
+http_req_breaker(struct http_conn *c, struct http_req *r,
+    const struct rule_route *route)
+{
+	struct breaker		*br;
+	const struct rule_route	*fb;
+	struct evbuffer		*body;
+	uint64_t		 retry_ms = 1000;
+	char			 detail[256], extra[64];
+	int			 verdict;
+
+	if ((br = generation_breaker(r->r_gen, r->r_svc, route)) == NULL)
+		return 0;
+	verdict = breaker_allow(br, r->r_t0, &r->r_ticket, &retry_ms);
+	if (verdict == BREAKER_ALLOW) {
+		r->r_breaker = br;
+		return 0;
+	}
+	stats_breaker_rejected(breaker_name(br), verdict == BREAKER_FULL);
+	fb = route->r_fallback == RULE_FALLBACK_ROUTE ? route->r_fb_route :
+	    NULL;
+	if (fb != NULL && fb->r_service != NULL &&
+	    (r->r_pool = generation_pool(r->r_gen, fb->r_service)) != NULL) {
+		/* the other route serves it, unguarded: it is the fallback */
+		r->r_route = fb;
+		r->r_svc = fb->r_service;
+		r->r_service = fb->r_service->svc_name;
+		r->r_env.ue_hash_key = edge_hash_key(r->r_svc, &r->r_head,
+		    r->r_block, c->c_addr, r->r_hkey, sizeof(r->r_hkey));
+		return 0;
+	}
+	if (route->r_fallback == RULE_FALLBACK_LUA) {
+		switch (http_req_lua(c, r, route, LUAVM_PHASE_FALLBACK)) {
+		case -1:
+			return -1;
+		case 0:
+			return 0;
+		default:
+			break;
+		}
+	}
+	if (route->r_fallback == RULE_FALLBACK_STATIC) {
+		body = evbuffer_new();
+		if (route->r_fb_json != NULL)
+			evbuffer_add(body, route->r_fb_json,
+			    strlen(route->r_fb_json));
+		http_answer_body(c, r, route->r_fb_status > 0 ?
+		    route->r_fb_status : 503, "application/json", body, -1,
+		    NULL);
+		evbuffer_free(body);
+		http_req_end(r);
+		return -1;
+	}
+	if (verdict == BREAKER_FULL)
+		snprintf(detail, sizeof(detail), "service %s: too many "
+		    "requests in flight", r->r_service);
+	else
+		snprintf(detail, sizeof(detail), "service %s is unavailable "
+		    "(circuit breaker %s open)", r->r_service,
+		    breaker_name(br));
+	snprintf(extra, sizeof(extra), "Retry-After: %llu\r\n",
+	    (unsigned long long)((retry_ms + 999) / 1000));
+	stats_event(503, http_route_name(r), r->r_service, detail);
+	http_answer_hdrs(c, r, 503, detail, -1, extra);
+	http_req_end(r);
+	return -1;
+}
+
 /* A complete head of blen bytes is at the start of c_in. */
 static void
 http_req_begin(struct http_conn *c, size_t blen)
@@ -959,6 +1367,9 @@ http_req_begin(struct http_conn *c, size_t blen)
 	struct http_server		*srv = t->ht_srv;
 	struct gw_config		*conf = srv->hs_conf;
 	const struct rule_route		*route;
+	const struct rules		*rl;
+	enum rules_result		 res;
+	char				 allow[320];
 	struct http_head		 h;
 	struct http_req			*r;
 	struct timeval			 now;
@@ -992,6 +1403,7 @@ http_req_begin(struct http_conn *c, size_t blen)
 	b = r->r_block = (char *)(r->r_head.hh_fields + h.hh_nfields);
 	evbuffer_remove(c->c_in, b, blen);
 	b[blen] = '\0';
+	r->r_blen = blen;
 	/* NUL-terminate every string in place: its delimiter is not needed */
 	b[h.hh_method + h.hh_method_len] = '\0';
 	b[h.hh_target + h.hh_target_len] = '\0';
@@ -1007,6 +1419,7 @@ http_req_begin(struct http_conn *c, size_t blen)
 	t->ht_inflight++;
 	event_base_gettimeofday_cached(t->ht_base, &now);
 	r->r_time = now.tv_sec;
+	r->r_t0 = http_now_ns();
 	r->r_status = 0;
 	r->r_out_left = -1;
 	r->r_body_done = 1;
@@ -1055,10 +1468,26 @@ http_req_begin(struct http_conn *c, size_t blen)
 	}
 	q = memchr(target, '?', tlen);
 	plen = q ? (size_t)(q - target) : tlen;
-	route = conf->conf_rules ? rules_match(conf->conf_rules, target,
-	    plen) : NULL;
+	/* this request runs on the generation current now, to its end */
+	r->r_gen = generation_acquire();
+	rl = r->r_gen != NULL ? r->r_gen->gen_conf->conf_rules : NULL;
+	res = rl != NULL ? rules_lookup(rl, b + h.hh_method, target, plen,
+	    &r->r_match) : RULES_NO_ROUTE;
+	if (res == RULES_BAD_METHOD) {
+		snprintf(detail, sizeof(detail), "method %s not allowed for "
+		    "%.*s", b + h.hh_method, (int)(plen > 200 ? 200 : plen),
+		    target);
+		snprintf(allow, sizeof(allow), "Allow: %s\r\n",
+		    r->r_match.m_allow_str);
+		http_answer_hdrs(c, r, 405, detail, -1, allow);
+		http_req_end(r);
+		return;
+	}
+	route = res == RULES_MATCH ? r->r_match.m_route : NULL;
+	r->r_route = route;
 	if (route == NULL || route->r_service == NULL ||
-	    (r->r_pool = http_pool(srv, route->r_service)) == NULL) {
+	    (r->r_pool = generation_pool(r->r_gen, route->r_service)) ==
+	    NULL) {
 		snprintf(detail, sizeof(detail), "no route for %.*s",
 		    (int)(plen > 256 ? 256 : plen), target);
 		http_answer(c, r, 404, detail, -1);
@@ -1067,6 +1496,41 @@ http_req_begin(struct http_conn *c, size_t blen)
 	}
 	r->r_svc = route->r_service;
 	r->r_service = route->r_service->svc_name;
+	/* without a jwt block tokens are not checked (config_check said) */
+	if (route->r_auth == RULE_AUTH_JWT &&
+	    r->r_gen->gen_conf->conf_jwt != NULL) {
+		status = auth_check(r->r_gen->gen_conf->conf_jwt, route,
+		    edge_header(&r->r_head, b, "Authorization"), now.tv_sec,
+		    &r->r_claims, &errstr);
+		if (status != 0) {
+			auth_challenge(status, errstr, allow, sizeof(allow));
+			r->r_service = NULL;
+			http_answer_hdrs(c, r, status, errstr, -1, allow);
+			http_req_end(r);
+			return;
+		}
+		r->r_env.ue_params = r->r_params;
+		r->r_env.ue_nparams = auth_params(r->r_claims, r->r_params,
+		    r->r_roles, sizeof(r->r_roles));
+	}
+	if (route->r_limits.rn_n > 0) {
+		char		 cbuf[INET6_ADDRSTRLEN];
+		const char	*client, *refused;
+
+		client = edge_client(r->r_gen->gen_conf, c->c_addr, &r->r_head,
+		    b, cbuf, sizeof(cbuf));
+		if (edge_ratelimit(r->r_gen->gen_conf, route,
+		    http_route_name(r), &r->r_head, b, client,
+		    r->r_claims != NULL ? r->r_claims->jc_sub : NULL,
+		    r->r_t0, r->r_xhdrs, sizeof(r->r_xhdrs), &refused) != 0) {
+			snprintf(detail, sizeof(detail), "rate limit \"%s\" "
+			    "exceeded", refused);
+			r->r_service = NULL;
+			http_answer(c, r, 429, detail, -1);
+			http_req_end(r);
+			return;
+		}
+	}
 
 	r->r_env.ue_method = b + h.hh_method;
 	r->r_env.ue_uri = b + h.hh_target;
@@ -1095,6 +1559,17 @@ http_req_begin(struct http_conn *c, size_t blen)
 		    h.hh_fields[h.hh_traceparent].hf_value;
 	host = h.hh_host != -1 ? b + h.hh_fields[h.hh_host].hf_value : NULL;
 	http_server_name(r, host);
+	r->r_env.ue_hash_key = edge_hash_key(r->r_svc, &r->r_head, b,
+	    c->c_addr, r->r_hkey, sizeof(r->r_hkey));
+	r->r_env.ue_retries = edge_retries(route, r->r_svc, b + h.hh_method);
+	r->r_path = target;
+	r->r_plen = plen;
+	r->r_query = q;
+	if (route->r_handler && http_req_lua(c, r, route,
+	    LUAVM_PHASE_HANDLER) == -1)
+		return;
+	if (http_req_breaker(c, r, route) == -1)
+		return;
 
 	if (h.hh_continue && r->r_body != HB_NONE) {
 		/* straight away: the checks above passed */
@@ -1252,6 +1727,8 @@ http_up_head(void *arg, int status, const char *reason,
 	}
 	if (c->c_thr->ht_draining)
 		r->r_close = 1;
+	if (r->r_xhdrs[0] != '\0')
+		evbuffer_add(c->c_out, r->r_xhdrs, strlen(r->r_xhdrs));
 	http_head_connection(c, r);
 	evbuffer_add(c->c_out, "\r\n", 2);
 }
@@ -1307,6 +1784,36 @@ http_up_more(void *arg)
 	}
 }
 
+/* What the backend did, for the request's breaker ticket. */
+static void
+http_breaker_record(struct http_req *r, struct upstream *u,
+    enum upstream_end end, double ut)
+{
+	enum breaker_outcome	 o;
+
+	switch (end) {
+	case UPSTREAM_END_OK:
+		o = breaker_status(r->r_breaker, r->r_status);
+		break;
+	case UPSTREAM_END_ERROR:
+		if (r->r_head_sent)
+			o = BREAKER_FAILURE;	/* cut in the middle */
+		else if (u->u_status == 504)
+			o = BREAKER_TIMEOUT;
+		else if (u->u_detail != NULL &&
+		    strncmp(u->u_detail, "cannot connect", 14) == 0)
+			o = BREAKER_CONNECT;
+		else
+			o = BREAKER_FAILURE;
+		break;
+	default:
+		o = BREAKER_IGNORE;	/* the client left */
+		break;
+	}
+	breaker_record(r->r_breaker, &r->r_ticket, o,
+	    ut > 0 ? (uint64_t)(ut * 1e9) : 0, http_now_ns());
+}
+
 static void
 http_upstream_done(struct upstream *u, enum upstream_end end, void *arg)
 {
@@ -1317,6 +1824,8 @@ http_upstream_done(struct upstream *u, enum upstream_end end, void *arg)
 
 	r->r_upstream = 0;
 	c->c_busy++;
+	if (r->r_breaker != NULL)
+		http_breaker_record(r, u, end, ut);
 	switch (end) {
 	case UPSTREAM_END_OK:
 		if (r->r_chunked_out)
@@ -1397,17 +1906,6 @@ http_server_new(struct gw_config *conf, int nworkers)
 		strcpy(srv->hs_port, l->l_port);
 	}
 	return srv;
-}
-
-void
-http_server_pool(struct http_server *srv, const struct gw_service *svc,
-    struct pool *pool)
-{
-	srv->hs_svcs = xreallocarray(srv->hs_svcs, srv->hs_nsvcs + 1,
-	    sizeof(*srv->hs_svcs));
-	srv->hs_svcs[srv->hs_nsvcs].hs_svc = svc;
-	srv->hs_svcs[srv->hs_nsvcs].hs_pool = pool;
-	srv->hs_nsvcs++;
 }
 
 static int
@@ -1563,6 +2061,10 @@ http_thread_main(void *arg)
 	t->ht_nlev = 0;
 	accesslog_flush(t->ht_log);
 	upstream_thread_free();
+	luavm_free(t->ht_lvm);
+	generation_release(t->ht_lvm_gen);
+	t->ht_lvm = NULL;
+	t->ht_lvm_gen = NULL;
 	__atomic_sub_fetch(&t->ht_srv->hs_running, 1, __ATOMIC_SEQ_CST);
 	return NULL;
 }
@@ -1639,6 +2141,5 @@ http_server_free(struct http_server *srv)
 		}
 	pthread_mutex_destroy(&srv->hs_clients_mtx);
 	free(srv->hs_threads);
-	free(srv->hs_svcs);
 	free(srv);
 }

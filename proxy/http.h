@@ -2,8 +2,9 @@
  * The HTTP/1.1 front on libevent's evhttp: `workers` event-loop threads,
  * each with its own event_base, evhttp and SO_REUSEPORT listener per
  * `listen on`.  A request is checked (header size, smuggling), given a
- * request id, routed with the rules, and handed to the FastCGI upstream
- * of its service; errors the gateway answers itself are
+ * request id, routed with the rules of the current configuration
+ * generation (generation.h; held to the end of the request), and handed
+ * to the FastCGI upstream of its service in that generation; errors the gateway answers itself are
  * application/problem+json.
  */
 #ifndef AGORA_PROXY_HTTP_H
@@ -23,9 +24,6 @@ struct pool;
  * http_server_free().
  */
 struct http_server	*http_server_new(struct gw_config *conf, int nworkers);
-/* The pool requests routed to svc go to. */
-void			 http_server_pool(struct http_server *,
-			    const struct gw_service *svc, struct pool *);
 /*
  * Creates each loop's base and binds its listeners (SO_REUSEPORT, so all
  * loops share each address).  Returns 0, or -1 with *errstr.

@@ -12,6 +12,8 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -78,6 +80,14 @@ static struct gw_config		*conf;
 static struct gw_service	*svc;
 static struct gw_listen		*lst;	/* the listener tls {} applies to */
 static int			 svc_nosocket;	/* "socket none" */
+static int			 jwtdup;	/* a second "jwt" block */
+static struct gw_ratelimit	*rl;	/* the ratelimit block being read */
+static struct gw_breaker	*brk;	/* the breaker block being read */
+static void		 brk_set(int *, int64_t, int64_t, int64_t,
+			    const char *);
+static void		 rl_rate(const char *, int64_t);
+static void		 rl_key(int, char *);
+static void		 conf_trusted_add(const char *);
 
 static struct file	*pushfile(const char *);
 static int		 popfile(void);
@@ -112,7 +122,13 @@ static int		 yylex(YYSTYPE *);
 static void		 yyerror(const char *);
 %}
 
-%token	ACCESS "access" ADMIN "admin" ARGUMENT "argument" AUTO "auto"
+%token	ACCESS "access" ADMIN "admin" ARGUMENT "argument" AUDIENCE "audience"
+%token	AUTO "auto" FILE_ "file" ISSUER "issuer" JWKS "jwks" JWT "jwt"
+%token	LEEWAY "leeway" REFRESH "refresh" RATELIMIT "ratelimit" RATE "rate"
+%token	BURST "burst" KEYS "keys" DRY "dry" RUN "run" TRUSTED "trusted"
+%token	PROXIES "proxies" IP "ip" SUB "sub" ROUTE "route" BREAKER "breaker"
+%token	WINDOW "window" BUCKETS "buckets" VOLUME "volume" ERRORS "errors"
+%token	SLEEP "sleep" PROBES "probes" SLOW "slow" CONCURRENT "concurrent"
 %token	BALANCE "balance" BODY "body" CA "ca" CERTIFICATE "certificate"
 %token	CHDIR "chdir" CHECK "check" CLIENT "client"
 %token	CONNECTIONS "connections" CONNECT "connect" CONNS "conns"
@@ -134,7 +150,7 @@ static void		 yyerror(const char *);
 %token	<string>	STRING "string"
 %token	<number>	NUMBER "number"
 %type	<string>	value
-%type	<number>	size time count optverify
+%type	<number>	size time count optverify optrefresh optburst
 %type	<string>	optcertname
 
 %destructor	{ free($$); } <string>
@@ -147,6 +163,10 @@ grammar		: /* empty */
 		| grammar varset NL
 		| grammar main NL
 		| grammar service NL
+		| grammar jwt NL
+		| grammar ratelimit NL
+		| grammar BREAKER		{ brk = &conf->conf_breaker; }
+		    optnl '{' optnl brkopts '}' NL	{ brk = NULL; }
 		| grammar error NL		{ yyerrok; }
 		;
 
@@ -454,6 +474,210 @@ service		: SERVICE STRING		{
 		}
 		;
 
+jwt		: JWT				{
+			if (conf->conf_jwt != NULL) {
+				conferr("duplicate \"jwt\" block");
+				jwtdup = 1;
+			} else {
+				conf->conf_jwt = xcalloc(1,
+				    sizeof(*conf->conf_jwt));
+				conf->conf_jwt->jwt_refresh = -1;
+				conf->conf_jwt->jwt_leeway = -1;
+				conf->conf_jwt->jwt_file =
+				    xstrdup(stmtfile->f_name);
+				conf->conf_jwt->jwt_line = stmtline;
+			}
+		} optnl '{' optnl jwtopts '}'	{
+			jwtdup = 0;
+		}
+		;
+
+jwtopts		: /* empty */
+		| jwtopts jwtopt optnl
+		| jwtopts error NL		{ yyerrok; }
+		;
+
+/* A duplicate block's options are parsed and dropped. */
+jwtopt		: JWKS FILE_ STRING		{
+			if (jwtdup || conf_duplicate(
+			    conf->conf_jwt->jwt_jwks_file != NULL,
+			    "jwks file"))
+				free($3);
+			else {
+				conf->conf_jwt->jwt_jwks_file =
+				    path_relative(tokfile->f_name, $3);
+				free($3);
+			}
+		}
+		| JWKS SERVICE STRING PATH STRING optrefresh {
+			if (jwtdup || conf_duplicate(
+			    conf->conf_jwt->jwt_jwks_service != NULL,
+			    "jwks service")) {
+				free($3);
+				free($5);
+			} else {
+				conf->conf_jwt->jwt_jwks_service = $3;
+				conf->conf_jwt->jwt_jwks_path = $5;
+				if ($6 > 0)
+					conf->conf_jwt->jwt_refresh = (int)$6;
+			}
+		}
+		| ISSUER STRING			{
+			if (jwtdup || conf_duplicate(
+			    conf->conf_jwt->jwt_issuer != NULL, "issuer"))
+				free($2);
+			else
+				conf->conf_jwt->jwt_issuer = $2;
+		}
+		| AUDIENCE STRING		{
+			if (jwtdup || conf_duplicate(
+			    conf->conf_jwt->jwt_audience != NULL, "audience"))
+				free($2);
+			else
+				conf->conf_jwt->jwt_audience = $2;
+		}
+		| LEEWAY NUMBER			{
+			/* seconds; 0 is fine here */
+			if ($2 < 0 || $2 > 86400)
+				conferr("leeway must be 0 to 86400 seconds");
+			else if (!jwtdup && !conf_duplicate(
+			    conf->conf_jwt->jwt_leeway != -1, "leeway"))
+				conf->conf_jwt->jwt_leeway = (int)$2 * 1000;
+		}
+		| LEEWAY STRING			{
+			int64_t	 ms = 0;
+
+			if (strspn($2, "0") > 0 && ($2[strspn($2, "0")] ==
+			    '\0' || strcmp($2 + strspn($2, "0"), "s") == 0 ||
+			    strcmp($2 + strspn($2, "0"), "ms") == 0))
+				ms = 0;		/* "0s": no leeway */
+			else if (parse_scaled($2, &ms, "time") == -1)
+				ms = -1;
+			if (ms != -1 && !jwtdup && !conf_duplicate(
+			    conf->conf_jwt->jwt_leeway != -1, "leeway"))
+				conf->conf_jwt->jwt_leeway = (int)ms;
+			free($2);
+		}
+		;
+
+brkopts		: /* empty */
+		| brkopts brkopt optnl
+		| brkopts error NL		{ yyerrok; }
+		;
+
+brkopt		: WINDOW time			{ brk_set(&brk->b_window, $2,
+						    1, 3600000, "window"); }
+		| BUCKETS NUMBER		{ brk_set(&brk->b_buckets, $2,
+						    1, 1000, "buckets"); }
+		| VOLUME NUMBER			{ brk_set(&brk->b_volume, $2,
+						    1, 1000000, "volume"); }
+		| ERRORS STRING			{
+			char	*end;
+			long	 n;
+
+			n = strtol($2, &end, 10);
+			if (end == $2 || strcmp(end, "%") != 0)
+				conferr("errors \"%s\": not a percentage", $2);
+			else
+				brk_set(&brk->b_error_pct, n, 1, 100,
+				    "errors");
+			free($2);
+		}
+		| SLEEP time			{ brk_set(&brk->b_sleep, $2,
+						    1, 3600000, "sleep"); }
+		| PROBES NUMBER			{ brk_set(&brk->b_probes, $2,
+						    1, 1000, "probes"); }
+		| SLOW time			{ brk_set(&brk->b_slow, $2,
+						    1, 3600000, "slow"); }
+		;
+
+ratelimit	: RATELIMIT KEYS NUMBER		{
+			if (conf_duplicate(conf->conf_ratelimit_keys != 0,
+			    "ratelimit keys"))
+				;
+			else if ($3 < 1 || $3 > 100000000)
+				conferr("ratelimit keys must be 1 to "
+				    "100000000");
+			else
+				conf->conf_ratelimit_keys = (size_t)$3;
+		}
+		| RATELIMIT STRING		{
+			struct gw_ratelimit	*o;
+
+			if (check_name("ratelimit", $2, 0) == 0 &&
+			    strlen($2) > 63)
+				conferr("ratelimit name \"%s\" too long", $2);
+			TAILQ_FOREACH(o, &conf->conf_ratelimits, rl_entry)
+				if (strcmp(o->rl_name, $2) == 0)
+					conferr("duplicate ratelimit \"%s\"",
+					    $2);
+			rl = xcalloc(1, sizeof(*rl));
+			rl->rl_name = $2;
+			rl->rl_file = xstrdup(stmtfile->f_name);
+			rl->rl_line = stmtline;
+			TAILQ_INSERT_TAIL(&conf->conf_ratelimits, rl, rl_entry);
+		} optnl '{' optnl rlopts '}'	{
+			if (rl->rl_nwin == 0)
+				conferr("ratelimit \"%s\": no rate",
+				    rl->rl_name);
+			rl = NULL;
+		}
+		| TRUSTED PROXIES cidrs
+		;
+
+cidrs		: cidr
+		| cidrs cidr
+		| cidrs ',' cidr
+		;
+
+cidr		: STRING			{
+			conf_trusted_add($1);
+			free($1);
+		}
+		;
+
+rlopts		: /* empty */
+		| rlopts rlopt optnl
+		| rlopts error NL		{ yyerrok; }
+		;
+
+rlopt		: RATE STRING optburst		{
+			rl_rate($2, $3);
+			free($2);
+		}
+		| KEY rlkeys
+		| DRY RUN			{ rl->rl_dry_run = 1; }
+		;
+
+optburst	: /* empty */			{ $$ = 0; }
+		| BURST NUMBER			{
+			if ($2 < 1 || $2 > 1000000000) {
+				conferr("burst must be 1 to 1000000000");
+				$$ = 0;
+			} else
+				$$ = $2;
+		}
+		;
+
+rlkeys		: rlkey
+		| rlkeys ',' rlkey
+		;
+
+rlkey		: IP				{ rl_key(GW_RL_KEY_IP, NULL); }
+		| SUB				{ rl_key(GW_RL_KEY_SUB, NULL); }
+		| ROUTE				{ rl_key(GW_RL_KEY_ROUTE, NULL); }
+		| HEADER STRING			{
+			if (check_name("header", $2, 0) == 0)
+				rl_key(GW_RL_KEY_HEADER, $2);
+			else
+				free($2);
+		}
+		;
+
+optrefresh	: /* empty */			{ $$ = 0; }
+		| REFRESH time			{ $$ = $2; }
+		;
+
 /* Options are separated by newlines or blanks: "user a group b". */
 servopts	: /* empty */
 		| servopts servopt optnl
@@ -612,6 +836,17 @@ servopt		: SOCKET STRING			{
 			    "connect timeout") && $3 != -1)
 				svc->svc_connect_timeout = (int)$3;
 		}
+		| BREAKER			{ brk = &svc->svc_breaker; }
+		    optnl '{' optnl brkopts '}'	{ brk = NULL; }
+		| MAX CONCURRENT NUMBER		{
+			if (conf_duplicate(svc->svc_max_concurrent != 0,
+			    "max concurrent"))
+				break;
+			if ($3 < 1 || $3 > 1000000)
+				conferr("max concurrent must be 1 to 1000000");
+			else
+				svc->svc_max_concurrent = (int)$3;
+		}
 		| READ TIMEOUT time		{
 			if (!conf_duplicate(svc->svc_read_timeout != -1,
 			    "read timeout") && $3 != -1)
@@ -676,67 +911,94 @@ static const struct keyword {
 	{ "access",	ACCESS },
 	{ "admin",	ADMIN },
 	{ "argument",	ARGUMENT },
-	{ "auto",	AUTO },
+	{ "audience",	AUDIENCE },
+	{ "auto",		AUTO },
 	{ "balance",	BALANCE },
-	{ "body",	BODY },
+	{ "body",		BODY },
+	{ "breaker",	BREAKER },
+	{ "buckets",	BUCKETS },
+	{ "burst",	BURST },
 	{ "ca",		CA },
 	{ "certificate",	CERTIFICATE },
 	{ "chdir",	CHDIR },
 	{ "check",	CHECK },
 	{ "client",	CLIENT },
+	{ "concurrent",	CONCURRENT },
 	{ "connect",	CONNECT },
 	{ "connections",	CONNECTIONS },
 	{ "conns",	CONNS },
 	{ "cookie",	COOKIE },
-	{ "down",	DOWN },
+	{ "down",		DOWN },
+	{ "dry",		DRY },
 	{ "env",		ENV },
 	{ "error",	ERRLOG },
+	{ "errors",	ERRORS },
 	{ "fails",	FAILS },
-	{ "fall",	FALL },
+	{ "fall",		FALL },
+	{ "file",		FILE_ },
 	{ "group",	GROUP },
-	{ "hash",	HASH },
+	{ "hash",		HASH },
 	{ "header",	HEADER },
 	{ "headers",	HEADERS },
 	{ "health",	HEALTH },
-	{ "idle",	IDLE },
+	{ "idle",		IDLE },
 	{ "include",	INCLUDE },
 	{ "interval",	INTERVAL },
-	{ "json",	JSON },
+	{ "ip",		IP },
+	{ "issuer",	ISSUER },
+	{ "json",		JSON },
+	{ "jwks",		JWKS },
+	{ "jwt",		JWT },
 	{ "key",		KEY },
+	{ "keys",		KEYS },
 	{ "leastconn",	LEASTCONN },
+	{ "leeway",	LEEWAY },
 	{ "listen",	LISTEN },
 	{ "log",		LOG },
 	{ "max",		MAX },
-	{ "name",	NAME },
-	{ "none",	NONE },
+	{ "name",		NAME },
+	{ "none",		NONE },
 	{ "number",	NUMBER },
 	{ "on",		ON },
 	{ "optional",	OPTIONAL },
 	{ "param",	PARAM },
 	{ "passive",	PASSIVE },
-	{ "path",	PATH },
+	{ "path",		PATH },
 	{ "pidfile",	PIDFILE },
-	{ "port",	PORT },
+	{ "port",		PORT },
+	{ "probes",	PROBES },
 	{ "processes",	PROCESSES },
 	{ "program",	PROGRAM },
+	{ "proxies",	PROXIES },
 	{ "queue",	QUEUE },
-	{ "read",	READ },
+	{ "rate",		RATE },
+	{ "ratelimit",	RATELIMIT },
+	{ "read",		READ },
 	{ "redirect",	REDIRECT },
+	{ "refresh",	REFRESH },
 	{ "requests",	REQUESTS },
 	{ "required",	REQUIRED },
 	{ "retries",	RETRIES },
-	{ "rise",	RISE },
+	{ "rise",		RISE },
 	{ "roundrobin",	ROUNDROBIN },
+	{ "route",	ROUTE },
 	{ "rules",	RULES },
-	{ "send",	SEND },
+	{ "run",		RUN },
+	{ "send",		SEND },
 	{ "server",	SERVER },
 	{ "service",	SERVICE },
+	{ "sleep",	SLEEP },
+	{ "slow",		SLOW },
 	{ "socket",	SOCKET },
 	{ "source",	SOURCE },
 	{ "string",	STRING },
+	{ "sub",		SUB },
 	{ "timeout",	TIMEOUT },
 	{ "tls",		TLS },
-	{ "user",	USER },
+	{ "trusted",	TRUSTED },
+	{ "user",		USER },
+	{ "volume",	VOLUME },
+	{ "window",	WINDOW },
 	{ "within",	WITHIN },
 	{ "workers",	WORKERS },
 };
@@ -1074,6 +1336,10 @@ top:
 		while ((c = lgetc(0)) != '\n' && c != EOF)
 			;
 
+	/* ";" ends a statement as a newline does: "rate 20/s ; rate 1/h" */
+	if (c == ';' && parsebuf == NULL)
+		return NL;
+
 	if (c == EOF) {
 		/* A last line without its newline still ends a statement. */
 		if (!file->f_atnl) {
@@ -1387,4 +1653,123 @@ symget(const char *name)
 			return sym->sym_value;
 		}
 	return NULL;
+}
+
+/* "rate N/s|m|h|d [burst B]" of the ratelimit block being read. */
+static void
+rl_rate(const char *spec, int64_t burst)
+{
+	static const struct {
+		const char	*u;
+		uint32_t	 s;
+	} units[] = { { "s", 1 }, { "m", 60 }, { "h", 3600 }, { "d", 86400 } };
+	struct gw_rl_window	*w;
+	const char		*slash;
+	char			*end;
+	long long		 n;
+	size_t			 i;
+
+	if ((slash = strchr(spec, '/')) == NULL) {
+		conferr("rate \"%s\": not N/s, N/m, N/h or N/d", spec);
+		return;
+	}
+	errno = 0;
+	n = strtoll(spec, &end, 10);
+	if (end != slash || errno != 0 || n < 1 || n > 1000000000) {
+		conferr("rate \"%s\": the count must be 1 to 1000000000",
+		    spec);
+		return;
+	}
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(slash + 1, units[i].u) == 0)
+			break;
+	if (i == sizeof(units) / sizeof(units[0])) {
+		conferr("rate \"%s\": not N/s, N/m, N/h or N/d", spec);
+		return;
+	}
+	if (rl->rl_nwin >= GW_RL_MAXWIN) {
+		conferr("ratelimit \"%s\": at most %d rates", rl->rl_name,
+		    GW_RL_MAXWIN);
+		return;
+	}
+	w = &rl->rl_win[rl->rl_nwin++];
+	w->w_limit = (uint64_t)n;
+	w->w_period_s = units[i].s;
+	w->w_burst = (uint64_t)burst;
+}
+
+/* One part of "key ip, header "X-Api-Key"" (name is taken). */
+static void
+rl_key(int type, char *name)
+{
+	if (rl->rl_nkeys >= GW_RL_MAXKEYS) {
+		conferr("ratelimit \"%s\": at most %d key parts", rl->rl_name,
+		    GW_RL_MAXKEYS);
+		free(name);
+		return;
+	}
+	rl->rl_keys[rl->rl_nkeys] = type;
+	rl->rl_headers[rl->rl_nkeys] = name;
+	rl->rl_nkeys++;
+}
+
+/* "trusted proxies" entry: an address, with /bits or without. */
+static void
+conf_trusted_add(const char *spec)
+{
+	struct gw_cidr	 c;
+	char		 buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	long		 bits;
+
+	memset(&c, 0, sizeof(c));
+	if ((size_t)snprintf(buf, sizeof(buf), "%s", spec) >= sizeof(buf))
+		goto bad;
+	bits = -1;
+	if ((slash = strchr(buf, '/')) != NULL) {
+		*slash = '\0';
+		errno = 0;
+		bits = strtol(slash + 1, &end, 10);
+		if (*end != '\0' || slash[1] == '\0' || errno != 0)
+			goto bad;
+	}
+	if (inet_pton(AF_INET, buf, c.c_addr) == 1) {
+		c.c_family = AF_INET;
+		if (bits == -1)
+			bits = 32;
+		if (bits < 0 || bits > 32)
+			goto bad;
+	} else if (inet_pton(AF_INET6, buf, c.c_addr) == 1) {
+		c.c_family = AF_INET6;
+		if (bits == -1)
+			bits = 128;
+		if (bits < 0 || bits > 128)
+			goto bad;
+	} else
+		goto bad;
+	c.c_bits = (int)bits;
+	conf->conf_trusted = xreallocarray(conf->conf_trusted,
+	    conf->conf_ntrusted + 1, sizeof(*conf->conf_trusted));
+	conf->conf_trusted[conf->conf_ntrusted++] = c;
+	return;
+ bad:
+	conferr("trusted proxies: \"%s\" is not an address or address/bits",
+	    spec);
+}
+
+/* One breaker setting, once, within [lo, hi]; v -1 was refused already. */
+static void
+brk_set(int *field, int64_t v, int64_t lo, int64_t hi, const char *what)
+{
+	if (v == -1)
+		return;
+	if (*field != -1) {
+		conferr("duplicate \"%s\"", what);
+		return;
+	}
+	if (v < lo || v > hi) {
+		conferr("%s must be %lld to %lld", what, (long long)lo,
+		    (long long)hi);
+		return;
+	}
+	*field = (int)v;
 }

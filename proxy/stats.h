@@ -47,4 +47,12 @@ void		 stats_breaker_unregister(struct breaker *);
 void		 stats_event(int status, const char *route,
 		    const char *service, const char *detail);
 
+/*
+ * For the admin listener's /status.json: adds "uptime", "routes" (counts
+ * by code, p50/p99/mean seconds), "breakers", "ratelimits" and "events"
+ * (newest first) as keys of the map open in g.
+ */
+struct yajl_gen_t;
+void		 stats_json(struct yajl_gen_t *g);
+
 #endif

@@ -46,6 +46,7 @@ enum {
 };
 
 static void	upstream_acquire(struct upstream *);
+static void	upstream_connect_failed(struct upstream *);
 static void	upstream_pool_cb(struct pool_wait *, int, void *);
 static void	upstream_connected(struct upstream *);
 static void	upstream_read_cb(evutil_socket_t, short, void *);
@@ -437,6 +438,7 @@ upstream_build(struct upstream *u)
 	const char			*eq;
 	uint8_t				 rec[FCGI_HEADER_SIZE + 8];
 	char				 num[32], proto[16];
+	size_t				 k;
 	int				 i, over;
 
 	fcgi_header_encode(rec, FCGI_T_BEGIN_REQUEST, UPSTREAM_REQUEST_ID, 8,
@@ -471,7 +473,6 @@ upstream_build(struct upstream *u)
 			{ "HTTPS", e->ue_https ? "on" : NULL },
 			{ "TRACEPARENT", e->ue_traceparent }
 		};
-		size_t	 k;
 
 		for (k = 0; k < sizeof(std) / sizeof(std[0]); k++) {
 			if (std[k][1] == NULL || (over && upstream_overridden(
@@ -505,6 +506,11 @@ upstream_build(struct upstream *u)
 		upstream_params_add(pp, s->s_value, eq - s->s_value, eq + 1,
 		    strlen(eq + 1));
 	}
+	/* the front's own last: the auth params win over everything */
+	for (k = 0; k < e->ue_nparams; k++)
+		upstream_params_add(pp, e->ue_params[k].up_name,
+		    strlen(e->ue_params[k].up_name), e->ue_params[k].up_value,
+		    e->ue_params[k].up_value_len);
 	upstream_params_records(pp, u->u_out, UPSTREAM_REQUEST_ID);
 }
 
@@ -524,6 +530,8 @@ upstream_start(struct upstream *u, struct event_base *base,
 	u->u_done = done;
 	u->u_arg = arg;
 	u->u_fd = -1;
+	u->u_avoid = -1;
+	u->u_tries = env->ue_retries > 0 ? env->ue_retries : 0;
 	u->u_read_tv.tv_sec = svc->svc_read_timeout / 1000;
 	u->u_read_tv.tv_usec = (svc->svc_read_timeout % 1000) * 1000;
 	u->u_out = evbuffer_new();
@@ -547,11 +555,27 @@ upstream_time(const struct upstream *u)
 	    (u->u_t1.tv_usec - u->u_t0.tv_usec) / 1e6;
 }
 
+/* A connect failure: another try on another server, or 502. */
+static void
+upstream_connect_failed(struct upstream *u)
+{
+	if (u->u_tries > 0 && !u->u_noreplay) {
+		u->u_tries--;
+		u->u_avoid = u->u_wait.pw_server;
+		log_debug("%s: %s: connect failed, retrying elsewhere "
+		    "(rid %s)", __func__, u->u_service,
+		    u->u_env->ue_request_id);
+		upstream_acquire(u);
+		return;
+	}
+	upstream_error(u, 502, "cannot connect to the service", 0);
+}
+
 static void
 upstream_acquire(struct upstream *u)
 {
-	switch (pool_acquire(u->u_pool, u->u_base, &u->u_wait,
-	    upstream_pool_cb, u)) {
+	switch (pool_acquire_key(u->u_pool, u->u_base, &u->u_wait,
+	    upstream_pool_cb, u, u->u_env->ue_hash_key, u->u_avoid)) {
 	case POOL_READY:
 		upstream_connected(u);
 		break;
@@ -562,7 +586,7 @@ upstream_acquire(struct upstream *u)
 		upstream_error(u, 503, "service queue is full", 0);
 		break;
 	default:
-		upstream_error(u, 502, "cannot connect to the service", 0);
+		upstream_connect_failed(u);
 		break;
 	}
 }
@@ -582,7 +606,7 @@ upstream_pool_cb(struct pool_wait *w, int status, void *arg)
 		    "queue", 0);
 		break;
 	default:
-		upstream_error(u, 502, "cannot connect to the service", 0);
+		upstream_connect_failed(u);
 		break;
 	}
 }
@@ -685,7 +709,7 @@ upstream_connected(struct upstream *u)
 	    upstream_read_cb, u);
 	event_assign(&u->u_wev, u->u_base, u->u_fd, EV_WRITE | EV_PERSIST,
 	    upstream_write_cb, u);
-	if (u->u_retried) {
+	if (u->u_replay != NULL && evbuffer_get_length(u->u_replay) > 0) {
 		/* the same bytes again, on the new connection */
 		u->u_wfailed = 0;
 		evbuffer_add(u->u_out, evbuffer_pullup(u->u_replay, -1),
@@ -796,12 +820,27 @@ upstream_read_cb(evutil_socket_t fd, short what, void *arg)
 static void
 upstream_early(struct upstream *u, const char *detail)
 {
-	if (!u->u_got && u->u_reused && !u->u_retried && !u->u_noreplay) {
+	int	 stale;
+
+	/*
+	 * A kept-alive connection closed under us is not a failure.  A
+	 * backend that took the request and died goes to another server
+	 * only: the same one would most likely die again (or is down).
+	 */
+	stale = u->u_reused && !u->u_stale;
+	if (!u->u_got && !u->u_noreplay && (stale || (u->u_tries > 0 &&
+	    pool_servers(u->u_pool) > 1))) {
 		log_debug("%s: %s: retrying on another connection (rid %s)",
 		    __func__, u->u_service, u->u_env->ue_request_id);
 		event_del(&u->u_ev);
 		event_del(&u->u_wev);
-		pool_release(u->u_pool, u->u_fd, 0);
+		if (stale)
+			u->u_stale = 1;
+		else {
+			u->u_tries--;
+			u->u_avoid = u->u_wait.pw_server;
+		}
+		pool_release_report(u->u_pool, u->u_fd, 0, stale);
 		u->u_fd = -1;
 		u->u_retried = 1;
 		evbuffer_drain(u->u_out, evbuffer_get_length(u->u_out));
@@ -920,6 +959,9 @@ upstream_error(struct upstream *u, int status, const char *detail,
 		    detail, u->u_env->ue_request_id);
 	if (!u->u_started)
 		u->u_status = status;
+	/* 503 (overloaded, queue) is an answer, not a broken backend */
+	if (status == 502 || status == 504)
+		u->u_failed = 1;
 	u->u_detail = detail;
 	upstream_finish(u, UPSTREAM_END_ERROR, reusable);
 }
@@ -943,7 +985,8 @@ upstream_finish(struct upstream *u, enum upstream_end end, int reusable)
 	if (u->u_fd != -1) {
 		event_del(&u->u_ev);
 		event_del(&u->u_wev);
-		pool_release(u->u_pool, u->u_fd, reusable);
+		pool_release_report(u->u_pool, u->u_fd, reusable,
+		    !u->u_failed);
 		u->u_fd = -1;
 	}
 	if (evbuffer_get_length(u->u_err) > 0)

@@ -11,7 +11,10 @@
  * Failures: FCGI_OVERLOADED 503, FCGI_UNKNOWN_ROLE or FCGI_CANT_MPX_CONN
  * 502, early close or a malformed stream 502, no byte within read_timeout
  * 504 (the connection is dropped).  A kept-alive connection that fails
- * before the first response byte is retried once on another connection.
+ * before the first response byte is retried once on another connection;
+ * beyond that, ue_retries more tries (idempotent methods) go to another
+ * server (the pool's `avoid`) on a connect failure, or, when the pool has
+ * more than one server, when the backend closes without a byte.  Backend failures are reported to the pool's passive health.
  * Once the response head has gone out a failure can only cut the client
  * connection.
  *
@@ -128,6 +131,18 @@ struct upstream_env {
 	const char	*ue_request_id;
 	const char	*ue_traceparent;	/* NULL when absent */
 	int		 ue_https;
+	const char	*ue_hash_key;		/* balancing key, NULL: none */
+	int		 ue_retries;		/* more tries on connect failure
+						   or no byte back (idempotent) */
+	const struct upstream_param *ue_params;	/* added last (auth, Lua) */
+	size_t		 ue_nparams;
+};
+
+/* A param the front adds (REMOTE_USER, AUTH_*, a Lua handler's). */
+struct upstream_param {
+	const char	*up_name;
+	const char	*up_value;
+	size_t		 up_value_len;
 };
 
 /* How a request ends; see upstream_done_cb. */
@@ -179,7 +194,11 @@ struct upstream {
 	struct pool_wait	 u_wait;
 	int			 u_fd;
 	int			 u_reused;
-	int			 u_retried;
+	int			 u_retried;	/* replaying on another conn */
+	int			 u_stale;	/* kept-alive conn retry used */
+	int			 u_tries;	/* retries left */
+	int			 u_avoid;	/* server that failed, or -1 */
+	int			 u_failed;	/* the backend failed (health) */
 	int			 u_waiting;	/* pool_acquire pending */
 	int			 u_paused;	/* client output is full */
 	int			 u_got;		/* any byte from backend */

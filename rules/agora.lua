@@ -7,9 +7,10 @@
 -- Path patterns are tried first (a literal segment before a {capture}),
 -- then prefixes, longest first.
 --
--- auth/roles follow API.md.  They are declarations for now: the gateway
--- does not verify tokens yet, and each service still checks the identity
--- the gateway passes it (REMOTE_USER, AUTH_ROLES), never client headers.
+-- auth/roles follow API.md.  The gateway verifies the bearer token of
+-- auth = "jwt" routes (the jwt block of gateway.conf), and each service
+-- still checks the identity the gateway passes it (REMOTE_USER,
+-- AUTH_ROLES), never client headers.
 -- roles = any one of them; scopes = all of them.
 
 -- catalog: products and categories
@@ -80,16 +81,14 @@ group { service = "auth",
 		path = "/.well-known/openid-configuration" },
 }
 
--- users: profiles and addresses.  Uncomment together with the users
--- service{} block in gateway.conf (the gateway refuses rules that name a
--- service it does not have).
--- group { service = "users", strip = "/api",
--- 	route { name = "users.register", methods = { "POST" },
--- 		path = "/api/users" },
--- 	group { auth = "jwt",
--- 		route { name = "users.list", methods = { "GET", "HEAD" },
--- 			path = "/api/users", roles = { "admin" } },
--- 		route { prefix = "/api/users/me" },
--- 	},
--- 	route { prefix = "/api/users" },
--- }
+-- users: profiles and addresses (registration is public)
+group { service = "users", strip = "/api",
+	route { name = "users.register", methods = { "POST" },
+		path = "/api/users" },
+	group { auth = "jwt",
+		route { name = "users.list", methods = { "GET", "HEAD" },
+			path = "/api/users", roles = { "admin" } },
+		route { prefix = "/api/users/me" },
+	},
+	route { prefix = "/api/users" },
+}

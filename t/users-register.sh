@@ -105,6 +105,24 @@ t_is "meta: tables intact" \
 users_login "o'brien%2Bx@example.com" 'pass%3Bword--'
 t_like "meta: login works" "$AT" '^ey'
 
+# --- activation fails after auth said yes: the identity is deleted again -------
+# (state NOT NULL: setting it to NULL fails the UPDATE under strict mode.)
+t_sql "CREATE TRIGGER t_fail_activation BEFORE UPDATE ON users FOR EACH ROW
+    SET NEW.state = IF(NEW.state = 'active'
+	AND NEW.email = 'frank@example.com', NULL, NEW.state)" users ||
+    t_bail "cannot create the trigger"
+users_register frank@example.com 'frankpassword' 'Frank'
+t_problem "activation fails: 500" 500
+t_is "activation fails: no profile left" \
+    "$(t_sql "SELECT COUNT(*) FROM users WHERE email = 'frank@example.com'" users)" 0
+t_is "activation fails: the identity was compensated" \
+    "$(t_sql "SELECT COUNT(*) FROM identities WHERE username = 'frank@example.com'" auth)" 0
+t_is "activation fails: no event" \
+    "$(t_sql "SELECT COUNT(*) FROM outbox WHERE data LIKE '%frank%'" users)" 0
+users_login frank@example.com frankpassword
+t_is "activation fails: cannot log in" "$T_STATUS:$(t_json 'j["error"]')" 400:invalid_grant
+t_sql "DROP TRIGGER t_fail_activation" users
+
 # --- auth down: 503, and nothing left behind ----------------------------------------
 users_auth_stop
 users_register carol@example.com 'carolpassword' 'Carol'

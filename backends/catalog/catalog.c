@@ -17,15 +17,14 @@
 #define CATALOG_MAXBODY		(64 * 1024)
 
 /*
- * Admin-only writes.  Off today: the gateway cannot pass roles until it
- * verifies JWTs, and every write would then be a 401.  With the JWT
- * integration set this to 1; every write handler already starts with
+ * Admin-only writes, checked here too although the gateway verifies the
+ * token first (defence in depth).  Every write handler starts with
  *	if (catalog_writes_require_admin &&
  *	    !identity_require_role(r, rs, "admin"))
  *		return;
- * so nothing else changes.  Reads stay public.
+ * Reads stay public.
  */
-int	catalog_writes_require_admin = 0;
+int	catalog_writes_require_admin = 1;
 
 static const struct route catalog_routes[] = {
 	{ "GET",	"/products",		products_list },

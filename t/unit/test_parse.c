@@ -572,7 +572,35 @@ t_socket(void)
 	CU_ASSERT_EQUAL(config_socket_hostport("h:8x", NULL, 0, NULL, 0), -1);
 }
 
+/* The jwt block: its fields, its defaults, its keys loaded by the check. */
+static void
+t_jwt(void)
+{
+	struct gw_config	*conf;
+	char			 out[4096];
+
+	config_symclear();
+	conf = parse("good", "jwt.conf", out, sizeof(out));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(conf);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(conf->conf_jwt);
+	/* relative to jwt.conf, parsed from its folder */
+	CU_ASSERT_STRING_EQUAL(conf->conf_jwt->jwt_jwks_file, "jwks.json");
+	CU_ASSERT_STRING_EQUAL(conf->conf_jwt->jwt_issuer,
+	    "https://auth.example");
+	CU_ASSERT_STRING_EQUAL(conf->conf_jwt->jwt_audience, "agora");
+	CU_ASSERT_EQUAL(conf->conf_jwt->jwt_leeway, 0);
+	CU_ASSERT_EQUAL(conf->conf_jwt->jwt_refresh, 300000);
+	CU_ASSERT_PTR_NOT_NULL(conf->conf_jwt->jwt_keys);
+	config_free(conf);
+
+	conf = parse("good", "minimal.conf", out, sizeof(out));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(conf);
+	CU_ASSERT_PTR_NULL(conf->conf_jwt);
+	config_free(conf);
+}
+
 static const struct unit_case cases[] = {
+	{ "jwt", t_jwt },
 	{ "good", t_good },
 	{ "bad", t_bad },
 	{ "defaults", t_defaults },

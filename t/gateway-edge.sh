@@ -1,0 +1,64 @@
+#!/bin/bash
+# The request path on configuration generations: rules_lookup's 405 with
+# Allow, captures routed, and retries of idempotent methods on another
+# server when one of a pool's servers cannot be reached.
+. "${top_srcdir:-$(dirname "$0")/..}/t/lib.sh"
+
+mkdir -p "$TMP/rules"
+cat >"$TMP/rules/agora.lua" <<'EOF2'
+route { name = "item", methods = {"GET", "HEAD"},
+    path = "/api/items/{id}", service = "catalog", strip = "/api" }
+route { name = "items-post", methods = {"POST"}, path = "/api/items",
+    service = "catalog", strip = "/api" }
+route { name = "noretry", prefix = "/api/noretry", service = "catalog",
+    strip = "/api", retries = 0 }
+EOF2
+# the fixture, plus a second server nobody listens on
+t_fixture_conf "$TMP/gateway.conf" "	server \"$TMP/nobody.sock\"
+	balance roundrobin
+	passive health fails 1000 within 10s down 1s
+	processes 1"
+t_gateway_start "$TMP/gateway.conf" -D "rulesdir=$TMP/rules"
+
+t_http GET "$T_URL/api/items/7"
+t_is "GET on a path pattern: 200" "$T_STATUS" 200
+t_is "GET: PATH_INFO after strip" "$(t_json 'j["path"]')" /items/7
+
+t_http DELETE "$T_URL/api/items/7"
+t_problem "DELETE where only GET, HEAD are declared" 405
+t_is "405 carries Allow" "$(t_header Allow)" "GET, HEAD"
+t_like "405 detail names the method" "$(t_json 'j["detail"]')" DELETE
+
+t_http GET "$T_URL/api/nothing"
+t_problem "no route" 404
+
+# round-robin over a live and a dead server: GET retries elsewhere
+bad=0
+for i in $(seq 10); do
+	t_http GET "$T_URL/api/items/$i"
+	[ "$T_STATUS" = 200 ] || bad=$((bad + 1))
+done
+t_is "GET with a dead server in the pool: every one retried to 200" \
+    "$bad" 0
+t_like "the connect failures were seen" "$(cat "$T_GATEWAY_LOG")" \
+    'nobody.sock'
+
+# POST is not idempotent: no retry, the dead server's turn is a 502
+codes=
+for i in $(seq 6); do
+	t_http POST "$T_URL/api/items" '{}'
+	codes="$codes $T_STATUS"
+done
+t_like "POST is never retried: some 502" "$codes" 502
+t_like "POST: the live server answers the others" "$codes" 200
+
+# a route with retries = 0 overrides the service's
+codes=
+for i in $(seq 6); do
+	t_http GET "$T_URL/api/noretry/x"
+	codes="$codes $T_STATUS"
+done
+t_like "retries = 0 on the route: some 502" "$codes" 502
+
+t_ok "gateway stops cleanly" t_gateway_stop
+t_done
