@@ -6,6 +6,9 @@
 
 t_mariadb_start
 t_gateway_start
+# catalog writes need the admin role: every request carries its token
+t_admin_token
+T_TOKEN=$T_ADMIN_TOKEN
 C=$T_URL/api/categories
 P=$T_URL/api/products
 

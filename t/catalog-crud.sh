@@ -5,6 +5,9 @@
 
 t_mariadb_start
 t_gateway_start
+# catalog writes need the admin role: every request carries its token
+t_admin_token
+T_TOKEN=$T_ADMIN_TOKEN
 P=$T_URL/api/products
 ts='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$'
 
@@ -104,4 +107,58 @@ t_http GET "$P"
 t_is "list after delete: 5 left" "$(t_json 'len(j["items"])')" 5
 t_is "list after delete: deleted one absent" \
     "$(t_json "[p for p in j['items'] if p['id'] == $id]")" "[]"
+
+# --- identity end to end (the shipped gateway.conf checks tokens): no
+# token is 401, a customer is 403, the admin 201; a customer sees only
+# their own profile.
+new='{"sku": "PEN-001", "name": "Pen", "price": {"amount": 150,
+    "currency": "EUR"}, "category": "kitchen"}'
+T_TOKEN= t_http POST "$P" "$new"
+t_problem "no token: 401" 401
+t_like "no token: WWW-Authenticate" "$(t_header WWW-Authenticate)" \
+    '^Bearer realm="agora"'
+T_TOKEN=not.a.token t_http POST "$P" "$new"
+t_is "bad token: 401" "$T_STATUS" 401
+t_like "bad token: invalid_token" "$(t_header WWW-Authenticate)" \
+    'error="invalid_token"'
+
+# customer_register EMAIL PASSWORD NAME: through POST /api/users; prints
+# the new subject.
+customer_register()
+{
+	T_TOKEN= t_http POST "$T_URL/api/users" \
+	    "{\"email\":\"$1\",\"password\":\"$2\",\"name\":\"$3\"}"
+	[ "$T_STATUS" = 201 ] && t_json 'j["id"]'
+}
+sub_a=$(customer_register ann@example.com annpassword 'Ann Customer')
+t_like "customer A registered" "$sub_a" '^[1-9][0-9]*$'
+sub_b=$(customer_register bob@example.com bobpassword 'Bob Customer')
+t_like "customer B registered" "$sub_b" '^[1-9][0-9]*$'
+tok_a=$(t_password_token ann@example.com annpassword)
+t_like "customer A: password grant" "$tok_a" '^ey'
+tok_b=$(t_password_token bob@example.com bobpassword)
+t_like "customer B: password grant" "$tok_b" '^ey'
+
+T_TOKEN=$tok_a t_http POST "$P" "$new"
+t_problem "customer token: 403" 403
+t_like "customer token: insufficient_scope" \
+    "$(t_header WWW-Authenticate)" 'error="insufficient_scope"'
+T_TOKEN=$tok_a t_http DELETE "$P/$id"
+t_is "customer token cannot delete either: 403" "$T_STATUS" 403
+t_http GET "$P?limit=100"
+t_is "customer writes left nothing" \
+    "$(t_json "[p['sku'] for p in j['items'] if p['sku'] == 'PEN-001']")" "[]"
+t_http POST "$P" "$new"
+t_is "admin token: 201" "$T_STATUS" 201
+
+T_TOKEN=$tok_a t_http GET "$T_URL/api/users/me"
+t_is "customer A: own profile" \
+    "$(t_json '[str(j["id"]), j["email"]]')" "[\"$sub_a\",\"ann@example.com\"]"
+T_TOKEN=$tok_b t_http GET "$T_URL/api/users/me"
+t_is "customer B: own profile, not A's" \
+    "$(t_json '[str(j["id"]), j["email"]]')" "[\"$sub_b\",\"bob@example.com\"]"
+T_TOKEN= t_http GET "$T_URL/api/users/me"
+t_is "no token: no profile (401)" "$T_STATUS" 401
+T_TOKEN=$tok_a t_http GET "$T_URL/api/users"
+t_is "customer: the user list is admin only (403)" "$T_STATUS" 403
 t_done

@@ -5,6 +5,9 @@
 
 t_mariadb_start
 t_gateway_start
+# catalog writes need the admin role: every request carries its token
+t_admin_token
+T_TOKEN=$T_ADMIN_TOKEN
 P=$T_URL/api/products
 
 # fields FILE: the sorted, distinct "field" members of a 422's errors.

@@ -7,6 +7,9 @@
 
 t_mariadb_start
 t_gateway_start
+# catalog writes need the admin role: every request carries its token
+t_admin_token
+T_TOKEN=$T_ADMIN_TOKEN
 P=$T_URL/api/products
 
 events()	# the outbox as "type:aggregate_id" in order

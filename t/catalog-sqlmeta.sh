@@ -6,6 +6,9 @@
 
 t_mariadb_start
 t_gateway_start
+# catalog writes need the admin role: every request carries its token
+t_admin_token
+T_TOKEN=$T_ADMIN_TOKEN
 P=$T_URL/api/products
 
 # The cases, as JSON files: case-N.json (raw UTF-8), case-N-esc.json

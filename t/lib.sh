@@ -22,6 +22,9 @@
 #		catalog config; t_fixture_conf FILE [SERVICE] one whose
 #		"catalog" is a scriptable FastCGI fixture (t_fcgi_fixture);
 #		t_master_key [DIR] (t_gateway_start makes one for agora-auth)
+#   tokens	t_admin_token (after t_gateway_start with the shipped config)
+#		-> $T_ADMIN_TOKEN; t_http sends "Authorization: Bearer
+#		$T_TOKEN" when T_TOKEN is set (T_TOKEN=$T_ADMIN_TOKEN t_http ...)
 # Everything it starts is stopped by pid from the EXIT trap (TERM, a
 # bounded wait, then KILL); nothing is ever looked up by name.  When a
 # test fails, the tails of the logs it recorded are printed as TAP
@@ -352,6 +355,8 @@ t_http()
 	elif [ $# -gt 0 ]; then
 		shift
 	fi
+	[ -z "${T_TOKEN:-}" ] ||
+	    args+=(-H "Authorization: Bearer $T_TOKEN")
 	: >"$TMP/resp.body"
 	: >"$TMP/resp.headers"
 	T_STATUS=$("$CURL" "${args[@]}" "$@" "$url" 2>"$TMP/resp.err")
@@ -632,7 +637,7 @@ t_gateway_children()
 t__other_services()
 {
 	local s
-	for s in inventory auth; do
+	for s in inventory auth users; do
 		printf 'service %s {\n\tsocket "${rundir}/%s.sock"\n}\n' \
 		    "$s" "$s"
 	done
@@ -853,4 +858,70 @@ t_gateway_stop()
 	done
 	[ -z "$left" ] || { t_diag "t_gateway_stop: children left:$left"; rc=1; }
 	return "$rc"
+}
+
+# t_auth_bootstrap: `agora-auth -B` once per test, with the environment the
+# shipped gateway.conf gives the auth service; its output (the admin
+# password, the service client secret) lands in $TMP/auth-bootstrap.env.
+t_auth_bootstrap()
+{
+	local boot=$TMP/auth-bootstrap.env
+	[ -s "$boot" ] && return 0
+	t_master_key "${T_SECRETS:-$TMP/secrets}"
+	mkdir -p "$TMP/log"
+	t_log_add "$TMP/log/auth-bootstrap.log"
+	# A cheaper scrypt for the admin's hash keeps the grant fast.
+	(umask 077 && env AGORA_DB_SOCKET="${T_DBSOCK:-$TMP/db/sock}" \
+	    AGORA_DB_NAME=auth AGORA_DB_USER=agora \
+	    AGORA_DB_PASSWORD_FILE="${T_SECRETS:-$TMP/secrets}/db-password" \
+	    AGORA_MASTER_KEY_FILE="${T_SECRETS:-$TMP/secrets}/master-key" \
+	    AGORA_AUTH_ISSUER=http://127.0.0.1:8080 AGORA_AUTH_SCRYPT_N=16384 \
+	    "$top_builddir/backends/auth/agora-auth" -B >"$boot" \
+	    2>"$TMP/log/auth-bootstrap.log") && [ -s "$boot" ] ||
+	    t_bail "agora-auth -B failed"
+}
+
+# t_password_token USER PASSWORD: an access token by the password grant
+# (client "web") through the gateway at $T_URL, on stdout; empty when
+# refused.  Clobbers the last response.
+t_password_token()
+{
+	local form
+	form=$("$PY" -c 'import sys, urllib.parse
+print(urllib.parse.urlencode({"grant_type": "password", "client_id": "web",
+    "username": sys.argv[1], "password": sys.argv[2]}))' "$1" "$2")
+	T_TOKEN= t_http POST "$T_URL/api/auth/token" "$form" \
+	    -H 'Content-Type: application/x-www-form-urlencoded'
+	[ "$T_STATUS" = 200 ] && t_json 'j["access_token"]'
+}
+
+# t_admin_token: once per test, after t_gateway_start with the shipped
+# config: bootstraps agora-auth, gets the admin an access token through the
+# gateway (exported as T_ADMIN_TOKEN) and waits until the gateway has
+# fetched the signing keys (it retries every second until it has them).
+# Clobbers the last response.
+t_admin_token()
+{
+	local i user pass
+	[ -n "${T_ADMIN_TOKEN:-}" ] && return 0
+	t_auth_bootstrap
+	user=$(. "$TMP/auth-bootstrap.env"; echo "${AGORA_ADMIN_USER:-admin}")
+	pass=$(. "$TMP/auth-bootstrap.env"; echo "${AGORA_ADMIN_PASSWORD:-}")
+	[ -n "$pass" ] || t_bail "t_admin_token: no admin password from -B"
+	for ((i = 0; i < 50; i++)); do
+		T_ADMIN_TOKEN=$(t_password_token "$user" "$pass")
+		[ -n "$T_ADMIN_TOKEN" ] && break
+		sleep 0.2
+	done
+	[ -n "$T_ADMIN_TOKEN" ] ||
+	    t_bail "t_admin_token: password grant failed (status $T_STATUS)"
+	export T_ADMIN_TOKEN
+	# Any answer but 401 to a checked route means the keys are there.
+	for ((i = 0; i < 100; i++)); do
+		T_TOKEN=$T_ADMIN_TOKEN t_http GET "$T_URL/api/users/me"
+		[ "$T_STATUS" != 401 ] && [ "$T_STATUS" != 000 ] && return 0
+		sleep 0.2
+	done
+	t_bail "t_admin_token: the gateway never accepted the admin token" \
+	    "(status $T_STATUS)"
 }

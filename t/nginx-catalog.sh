@@ -5,7 +5,8 @@
 # socket shows the params nginx sends: SCRIPT_NAME/PATH_INFO as the
 # gateway sends them, and identity params (REMOTE_USER, AUTH_*) a client
 # cannot set with headers or Basic credentials.  Then the catalog itself
-# on the same socket: CRUD through nginx.
+# on the same socket: CRUD through nginx, with an admin token the catalog
+# verifies itself.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib.sh"
 
 NGINX=$(t__find nginx) ||
@@ -122,11 +123,34 @@ t_is "bearer: Authorization reaches the service" \
 t_is "bearer: REMOTE_USER still empty" "$(params_of REMOTE_USER)" '[""]'
 t_stop "$SERVICE_PID" 5
 
+# --- an admin token: agora-auth under spawn-fcgi, asked directly -----------
+# Catalog writes need the admin role; without the gateway the catalog
+# verifies the bearer token itself against a JWKS file (AGORA_JWKS_FILE).
+. "$top_srcdir/t/lib-fcgi.sh"
+ISSUER=http://127.0.0.1:8080
+t_auth_bootstrap
+AGORA_MASTER_KEY_FILE=$T_SECRETS/master-key AGORA_AUTH_ISSUER=$ISSUER \
+    t_service_start auth
+t_fcgi GET /.well-known/jwks.json
+t_is "auth: JWKS" "$T_STATUS" 200
+t_body >"$TMP/jwks.json"
+pass=$(. "$TMP/auth-bootstrap.env"; echo "$AGORA_ADMIN_PASSWORD")
+pass=$("$PY" -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$pass")
+FCGI_CTYPE=application/x-www-form-urlencoded t_fcgi POST /auth/token \
+    "grant_type=password&client_id=web&username=admin&password=$pass"
+ADMIN_TOKEN=$(t_json 'j["access_token"]')
+t_like "auth: admin token" "$ADMIN_TOKEN" '^ey'
+
 # --- the catalog on the same socket: CRUD -------------------------------------
 AGORA_DB_SOCKET=$T_DBSOCK AGORA_DB_PASSWORD_FILE=$T_SECRETS/db-password \
+    AGORA_JWKS_FILE=$TMP/jwks.json AGORA_AUTH_ISSUER=$ISSUER \
     spawn_on_socket "$TMP/catalog.log" "$CATALOG"
 t_wait_http "$URL/api/products" 200 10 || t_bail "the catalog does not answer"
 P=$URL/api/products
+
+t_http POST "$URL/api/categories" '{"slug": "kitchen", "name": "Kitchen"}'
+t_is "category without a token: 401" "$T_STATUS" 401
+T_TOKEN=$ADMIN_TOKEN
 
 t_http POST "$URL/api/categories" '{"slug": "kitchen", "name": "Kitchen"}'
 t_is "category: 201" "$T_STATUS" 201

@@ -9,10 +9,11 @@
 #    its Content-Type one the document lists for that status, and a JSON
 #    body must fit the documented schema (types, required members, enums;
 #    $ref, allOf and oneOf resolved);
-#  - catalog operations and the unauthenticated inventory GET must
+#  - catalog operations (sent with an admin token, as catalog writes
+#    need the admin role) and the unauthenticated inventory GET must
 #    succeed (2xx) with their examples; the other inventory operations
-#    need roles the gateway cannot pass yet, so only their status is
-#    checked against the document.
+#    are sent without a token, so only their status is checked against
+#    the document.
 # Needs python3-yaml (tools/packages).
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib.sh"
 
@@ -30,6 +31,7 @@ grep -q '"/api/inventory"' "$TMP/rules.lua" ||
     echo 'route { prefix = "/api/inventory", service = "inventory", strip = "/api" }' \
     >>"$TMP/rules.lua"
 cat >"$TMP/gateway.conf" <<CONF
+issuer = "http://127.0.0.1:8080"
 workers \$workers
 listen on 127.0.0.1 port \$http_port
 admin listen on 127.0.0.1 port \$admin_port
@@ -48,15 +50,35 @@ service inventory {
 	env AGORA_DB_PASSWORD_FILE "\${secrets}/db-password"
 	processes 1
 }
-# the shipped rules route auth too; not walked, so not spawned
+# auth mints the admin token and publishes the keys the gateway checks
 service auth {
 	socket "\${rundir}/auth.sock"
+	program "\${sbindir}/agora-auth"
+	env AGORA_DB_SOCKET "\${dbsock}"
+	env AGORA_DB_PASSWORD_FILE "\${secrets}/db-password"
+	env AGORA_MASTER_KEY_FILE "\${secrets}/master-key"
+	env AGORA_AUTH_ISSUER "\${issuer}"
+	# one for the token grant, one for the gateway's key fetch
+	processes 2
+	read timeout 30s
+}
+# the shipped rules route users too; not walked, so not spawned
+service users {
+	socket "\${rundir}/users.sock"
+}
+jwt {
+	jwks service "auth" path "/.well-known/jwks.json" refresh 60s
+	issuer "\${issuer}"
+	audience "agora"
 }
 CONF
+t_auth_bootstrap
 t_gateway_start "$TMP/gateway.conf"
+t_admin_token
+export T_ADMIN_TOKEN
 
 "$PY" - "$top_srcdir" "$T_URL" >"$TMP/walk.out" 2>"$TMP/walk.err" <<'PYEOF'
-import json, re, sys, urllib.error, urllib.parse, urllib.request
+import json, os, re, sys, urllib.error, urllib.parse, urllib.request
 import yaml
 
 top, base = sys.argv[1], sys.argv[2]
@@ -181,6 +203,8 @@ for path, item in doc["paths"].items():
                    "; ".join(bad))
             data = json.dumps(media["example"]).encode()
             headers["Content-Type"] = "application/json"
+        if path.startswith(MUST_SUCCEED):
+            headers["Authorization"] = "Bearer " + os.environ["T_ADMIN_TOKEN"]
         req = urllib.request.Request(base + url, data=data, method=m.upper(),
                                      headers=headers)
         try:
