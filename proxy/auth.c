@@ -4,8 +4,13 @@
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "xmalloc.h"
@@ -24,7 +30,8 @@
 #include "upstream.h"
 #include "auth.h"
 
-#define AUTH_FETCH_TIMEOUT_MS	2000
+#define AUTH_FETCH_TIMEOUT_MS	5000
+#define AUTH_JWKS_MAX		(1024 * 1024)	/* bytes of a response */
 #define AUTH_RETRY_MS		1000	/* until the first set */
 #define AUTH_KID_REFRESH_MS	10000	/* unknown kid: at most this often */
 
@@ -37,9 +44,13 @@ struct auth_jwks {
 	int			 aj_stop;
 	int			 aj_wake;
 	uint64_t		 aj_last;	/* ms, last fetch started */
-	char			*aj_addr;
+	char			*aj_addr;	/* service socket; NULL: url */
+	char			*aj_host;	/* url: host, port, Host: */
+	char			*aj_port;
+	char			*aj_hosthdr;
 	char			*aj_path;
-	char			*aj_service;
+	char			*aj_what;	/* "service NAME" or the URL */
+	int			 aj_pipe[2];	/* url: stop wakes the GET */
 	int			 aj_refresh;	/* ms */
 };
 
@@ -52,9 +63,313 @@ auth_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* One GET of the JWKS; 0 and a new set in *ks, or -1 (logged). */
+int
+auth_url_parse(const char *url, char **host, char **port, char **hosthdr,
+    char **path, const char **errstr)
+{
+	const char	*h, *e, *p, *c;
+	char		*end;
+	long		 n;
+
+	if (strncasecmp(url, "http://", 7) != 0) {
+		*errstr = "not an http:// URL";
+		return -1;
+	}
+	h = url + 7;
+	if ((p = strchr(h, '/')) == NULL)
+		p = h + strlen(h);
+	if (*h == '[') {			/* [v6]:port */
+		if ((e = memchr(h, ']', p - h)) == NULL) {
+			*errstr = "unterminated [address]";
+			return -1;
+		}
+		c = e + 1;
+		h++;
+	} else {
+		c = memchr(h, ':', p - h);
+		e = c != NULL ? c : p;
+	}
+	if (e == h || memchr(h, '@', p - h) != NULL ||
+	    memchr(h, '?', p - h) != NULL) {
+		*errstr = "bad host";
+		return -1;
+	}
+	if (c != NULL && c < p && *c == ':') {
+		n = strtol(c + 1, &end, 10);
+		if (end != p || c + 1 == p || n < 1 || n > 65535) {
+			*errstr = "bad port";
+			return -1;
+		}
+	} else if (c != p && c != NULL) {
+		*errstr = "bad host";
+		return -1;
+	} else
+		n = 80;
+	if (strpbrk(p, " \t\r\n#") != NULL) {
+		*errstr = "bad path";
+		return -1;
+	}
+	if (host != NULL) {
+		*host = xmalloc(e - h + 1);
+		memcpy(*host, h, e - h);
+		(*host)[e - h] = '\0';
+		xasprintf(port, "%ld", n);
+		*hosthdr = xmalloc(p - (url + 7) + 1);
+		memcpy(*hosthdr, url + 7, p - (url + 7));
+		(*hosthdr)[p - (url + 7)] = '\0';
+		*path = xstrdup(*p == '\0' ? "/" : p);
+	}
+	return 0;
+}
+
+/* ms left until deadline, at least 0 */
 static int
-auth_fetch(struct auth_jwks *aj, struct jwt_keyset **ks)
+auth_left(uint64_t deadline)
+{
+	uint64_t	 now = auth_now_ms();
+
+	return now >= deadline ? 0 : (int)(deadline - now);
+}
+
+/*
+ * Waits for events on fd until deadline: 1 ready, 0 timed out, -1 the
+ * thread is told to stop (so that auth_jwks_stop(), maybe on the very
+ * event loop that would answer the GET, never waits for the timeout).
+ */
+static int
+auth_wait(struct auth_jwks *aj, int fd, short events, uint64_t deadline)
+{
+	struct pollfd	 pfd[2];
+	int		 rc;
+
+	pfd[0].fd = fd;
+	pfd[0].events = events;
+	pfd[1].fd = aj->aj_pipe[0];
+	pfd[1].events = POLLIN;
+	do
+		rc = poll(pfd, 2, auth_left(deadline));
+	while (rc == -1 && errno == EINTR);
+	if (rc == -1 || (rc > 0 && pfd[1].revents != 0))
+		return -1;
+	return rc > 0 && pfd[0].revents != 0;
+}
+
+/* A connected non-blocking socket to the url's host:port, or -1. */
+static int
+auth_connect(struct auth_jwks *aj, uint64_t deadline, const char **errstr)
+{
+	struct addrinfo	 hints, *res, *ai;
+	socklen_t	 sl;
+	int		 s = -1, err, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((rc = getaddrinfo(aj->aj_host, aj->aj_port, &hints,
+	    &res)) != 0) {
+		*errstr = gai_strerror(rc);
+		return -1;
+	}
+	*errstr = "no address";
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		s = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, ai->ai_protocol);
+		if (s == -1) {
+			*errstr = strerror(errno);
+			continue;
+		}
+		if (connect(s, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		if (errno == EINPROGRESS) {
+			rc = auth_wait(aj, s, POLLOUT, deadline);
+			sl = sizeof(err);
+			if (rc == 1 && getsockopt(s, SOL_SOCKET, SO_ERROR,
+			    &err, &sl) == 0 && err == 0)
+				break;
+			*errstr = rc == 0 ? "connect timed out" : rc == -1 ?
+			    "stopped" : strerror(err);
+			if (rc == -1) {
+				close(s);
+				s = -1;
+				break;
+			}
+		} else
+			*errstr = strerror(errno);
+		close(s);
+		s = -1;
+	}
+	freeaddrinfo(res);
+	return s;
+}
+
+/* Whether a Transfer-Encoding value (up to its CRLF) ends in chunked. */
+static int
+auth_chunked(const char *v)
+{
+	const char	*e = strstr(v, "\r\n");
+
+	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	return e - v >= 7 && strncasecmp(e - 7, "chunked", 7) == 0;
+}
+
+/* Decodes a chunked body in place; its length, or -1. */
+static ssize_t
+auth_dechunk(char *b, size_t len)
+{
+	size_t		 in = 0, out = 0, n;
+	char		*end;
+
+	for (;;) {
+		if (in >= len || !isxdigit((unsigned char)b[in]))
+			return -1;
+		n = strtoul(b + in, &end, 16);
+		if ((end = strstr(end, "\r\n")) == NULL)
+			return -1;
+		in = end + 2 - b;
+		if (n == 0)
+			return (ssize_t)out;
+		if (n > len - in || len - in - n < 2)
+			return -1;
+		memmove(b + out, b + in, n);
+		out += n;
+		in += n + 2;
+	}
+}
+
+/*
+ * "jwks url": a blocking HTTP/1.1 GET with Connection: close; the body
+ * (NUL-terminated, *lenp bytes) of a 200, or NULL and *errstr.
+ */
+static char *
+auth_get_url(struct auth_jwks *aj, size_t *lenp, const char **errstr)
+{
+	uint64_t	 deadline = auth_now_ms() + AUTH_FETCH_TIMEOUT_MS;
+	char		*req, *buf = NULL, *hend, *body, *v;
+	size_t		 len = 0, cap = 0, off = 0, reqlen, bodylen, hlen;
+	long long	 clen = -1;
+	ssize_t		 n;
+	int		 s, rc, status, chunked = 0, ok = 0;
+
+	if ((s = auth_connect(aj, deadline, errstr)) == -1)
+		return NULL;
+	reqlen = (size_t)xasprintf(&req, "GET %s HTTP/1.1\r\nHost: %s\r\n"
+	    "User-Agent: agora-gateway/" PACKAGE_VERSION "\r\n"
+	    "Accept: application/json\r\nConnection: close\r\n\r\n",
+	    aj->aj_path, aj->aj_hosthdr);
+	while (off < reqlen) {
+		if ((rc = auth_wait(aj, s, POLLOUT, deadline)) != 1) {
+			*errstr = rc == 0 ? "timed out sending the request" :
+			    "stopped";
+			goto done;
+		}
+		if ((n = send(s, req + off, reqlen - off, MSG_NOSIGNAL)) ==
+		    -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			*errstr = strerror(errno);
+			goto done;
+		}
+		off += n;
+	}
+	/* read to close, or to the end Content-Length gives */
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			if (cap >= AUTH_JWKS_MAX + 8192) {
+				*errstr = "response too large";
+				goto done;
+			}
+			cap = cap == 0 ? 8192 : cap * 2;
+			buf = xreallocarray(buf, cap, 1);
+		}
+		buf[len] = '\0';
+		if (clen >= 0 && (hend = strstr(buf, "\r\n\r\n")) != NULL &&
+		    len - (hend + 4 - buf) >= (size_t)clen)
+			break;
+		if ((rc = auth_wait(aj, s, POLLIN, deadline)) != 1) {
+			*errstr = rc == 0 ?
+			    "timed out waiting for the response" : "stopped";
+			goto done;
+		}
+		if ((n = recv(s, buf + len, cap - len - 1, 0)) == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			*errstr = strerror(errno);
+			goto done;
+		}
+		if (n == 0)
+			break;
+		len += n;
+		buf[len] = '\0';
+		if (clen < 0 && (hend = strstr(buf, "\r\n\r\n")) != NULL) {
+			for (v = buf; v != NULL && v < hend;
+			    v = strstr(v, "\r\n") != NULL ?
+			    strstr(v, "\r\n") + 2 : NULL) {
+				if (strncasecmp(v, "Content-Length:", 15) == 0)
+					clen = strtoll(v + 15, NULL, 10);
+				else if (strncasecmp(v,
+				    "Transfer-Encoding:", 18) == 0)
+					chunked = auth_chunked(v + 18);
+			}
+			if (clen > AUTH_JWKS_MAX) {
+				*errstr = "response too large";
+				goto done;
+			}
+			if (chunked)
+				clen = -1;
+		}
+	}
+	if (buf == NULL || (hend = strstr(buf, "\r\n\r\n")) == NULL) {
+		*errstr = "no complete response header";
+		goto done;
+	}
+	if (sscanf(buf, "HTTP/1.%*1[01] %3d", &status) != 1) {
+		*errstr = "not an HTTP/1.x response";
+		goto done;
+	}
+	if (status != 200) {
+		*errstr = "status not 200";
+		log_warnx("%s: jwks from %s: status %d", __func__, aj->aj_what,
+		    status);
+		goto done;
+	}
+	body = hend + 4;
+	hlen = body - buf;
+	bodylen = len - hlen;
+	if (chunked) {
+		if ((n = auth_dechunk(body, bodylen)) == -1) {
+			*errstr = "bad chunked body";
+			goto done;
+		}
+		bodylen = n;
+	} else if (clen >= 0) {
+		if (bodylen < (size_t)clen) {
+			*errstr = "body shorter than its Content-Length";
+			goto done;
+		}
+		bodylen = clen;
+	}
+	if (bodylen > AUTH_JWKS_MAX) {
+		*errstr = "response too large";
+		goto done;
+	}
+	memmove(buf, body, bodylen);
+	buf[bodylen] = '\0';
+	*lenp = bodylen;
+	ok = 1;
+ done:
+	close(s);
+	free(req);
+	if (!ok) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* "jwks service": a FastCGI GET on a new connection to its socket. */
+static char *
+auth_get_fcgi(struct auth_jwks *aj, size_t *lenp, const char **errstr)
 {
 	struct fcgi_client_response	 resp;
 	const struct fcgi_client_param	 p[] = {
@@ -71,27 +386,48 @@ auth_fetch(struct auth_jwks *aj, struct jwt_keyset **ks)
 		{ "REQUEST_ID", "gateway-jwks" },
 		{ "HTTP_ACCEPT", "application/json" },
 	};
-	const char			*errstr = NULL;
+	char				*body;
 
 	memset(&resp, 0, sizeof(resp));
 	if (fcgi_client_request(aj->aj_addr, AUTH_FETCH_TIMEOUT_MS, p,
-	    sizeof(p) / sizeof(p[0]), NULL, 0, &resp, &errstr) == -1) {
-		log_warnx("%s: jwks from service %s: %s", __func__,
-		    aj->aj_service, errstr);
-		return -1;
-	}
+	    sizeof(p) / sizeof(p[0]), NULL, 0, &resp, errstr) == -1)
+		return NULL;
 	if (resp.status != 200) {
-		log_warnx("%s: jwks from service %s: status %d", __func__,
-		    aj->aj_service, resp.status);
+		log_warnx("%s: jwks from %s: status %d", __func__,
+		    aj->aj_what, resp.status);
+		*errstr = "status not 200";
 		fcgi_client_response_free(&resp);
+		return NULL;
+	}
+	body = xmalloc(resp.bodylen + 1);
+	memcpy(body, resp.body, resp.bodylen);
+	body[resp.bodylen] = '\0';
+	*lenp = resp.bodylen;
+	fcgi_client_response_free(&resp);
+	return body;
+}
+
+/* One GET of the JWKS; 0 and a new set in *ks, or -1 (logged). */
+static int
+auth_fetch(struct auth_jwks *aj, struct jwt_keyset **ks)
+{
+	const char	*errstr = NULL;
+	char		*body;
+	size_t		 len = 0;
+
+	body = aj->aj_addr != NULL ? auth_get_fcgi(aj, &len, &errstr) :
+	    auth_get_url(aj, &len, &errstr);
+	if (body == NULL) {
+		log_warnx("%s: jwks from %s: %s", __func__, aj->aj_what,
+		    errstr);
 		return -1;
 	}
-	*ks = jwt_keyset_from_jwks_flags(resp.body, resp.bodylen,
-	    JWT_JWKS_SKIP_UNUSABLE, &errstr);
-	fcgi_client_response_free(&resp);
+	*ks = jwt_keyset_from_jwks_flags(body, len, JWT_JWKS_SKIP_UNUSABLE,
+	    &errstr);
+	free(body);
 	if (*ks == NULL) {
-		log_warnx("%s: jwks from service %s: %s", __func__,
-		    aj->aj_service, errstr);
+		log_warnx("%s: jwks from %s: %s", __func__, aj->aj_what,
+		    errstr);
 		return -1;
 	}
 	return 0;
@@ -119,8 +455,8 @@ auth_jwks_main(void *arg)
 			pthread_rwlock_unlock(&aj->aj_rw);
 			jwt_keyset_free(old);
 			if (!have)
-				log_info("jwks: %d key%s from service %s", n,
-				    n == 1 ? "" : "s", aj->aj_service);
+				log_info("jwks: %d key%s from %s", n,
+				    n == 1 ? "" : "s", aj->aj_what);
 			have = 1;
 		}
 		pthread_mutex_lock(&aj->aj_mtx);
@@ -141,28 +477,66 @@ auth_jwks_main(void *arg)
 	return NULL;
 }
 
+static void
+auth_jwks_free(struct auth_jwks *aj)
+{
+	free(aj->aj_addr);
+	free(aj->aj_host);
+	free(aj->aj_port);
+	free(aj->aj_hosthdr);
+	free(aj->aj_path);
+	free(aj->aj_what);
+	if (aj->aj_pipe[0] != -1) {
+		close(aj->aj_pipe[0]);
+		close(aj->aj_pipe[1]);
+	}
+	free(aj);
+}
+
 int
 auth_jwks_start(struct gw_jwt *j, const char *addr)
 {
 	struct auth_jwks	*aj;
+	const char		*errstr;
 
-	if (j == NULL || j->jwt_jwks_service == NULL || j->jwt_fetch != NULL)
+	if (j == NULL || j->jwt_fetch != NULL ||
+	    (j->jwt_jwks_url == NULL && (j->jwt_jwks_service == NULL ||
+	    addr == NULL)))
 		return 0;
 	aj = xcalloc(1, sizeof(*aj));
+	aj->aj_pipe[0] = aj->aj_pipe[1] = -1;
+	if (j->jwt_jwks_url != NULL) {
+		if (auth_url_parse(j->jwt_jwks_url, &aj->aj_host,
+		    &aj->aj_port, &aj->aj_hosthdr, &aj->aj_path,
+		    &errstr) == -1) {
+			log_warnx("%s: jwks url %s: %s", __func__,
+			    j->jwt_jwks_url, errstr);
+			auth_jwks_free(aj);
+			return -1;
+		}
+		if (pipe2(aj->aj_pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
+			log_warn("%s: pipe2", __func__);
+			aj->aj_pipe[0] = aj->aj_pipe[1] = -1;
+			auth_jwks_free(aj);
+			return -1;
+		}
+		aj->aj_what = xstrdup(j->jwt_jwks_url);
+	} else {
+		aj->aj_addr = xstrdup(addr);
+		aj->aj_path = xstrdup(j->jwt_jwks_path);
+		xasprintf(&aj->aj_what, "service %s", j->jwt_jwks_service);
+	}
 	pthread_rwlock_init(&aj->aj_rw, NULL);
 	pthread_mutex_init(&aj->aj_mtx, NULL);
 	pthread_cond_init(&aj->aj_cond, NULL);
-	aj->aj_addr = xstrdup(addr);
-	aj->aj_path = xstrdup(j->jwt_jwks_path);
-	aj->aj_service = xstrdup(j->jwt_jwks_service);
 	aj->aj_refresh = j->jwt_refresh > 0 ? j->jwt_refresh : 300000;
 	if ((errno = pthread_create(&aj->aj_tid, NULL, auth_jwks_main,
 	    aj)) != 0) {
 		log_warn("%s: pthread_create", __func__);
-		free(aj->aj_addr);
-		free(aj->aj_path);
-		free(aj->aj_service);
-		free(aj);
+		pthread_rwlock_destroy(&aj->aj_rw);
+		pthread_mutex_destroy(&aj->aj_mtx);
+		pthread_cond_destroy(&aj->aj_cond);
+		auth_jwks_free(aj);
 		return -1;
 	}
 	j->jwt_fetch = aj;
@@ -180,15 +554,14 @@ auth_jwks_stop(struct gw_jwt *j)
 	aj->aj_stop = 1;
 	pthread_cond_signal(&aj->aj_cond);
 	pthread_mutex_unlock(&aj->aj_mtx);
+	if (aj->aj_pipe[1] != -1)
+		(void)write(aj->aj_pipe[1], "x", 1);
 	pthread_join(aj->aj_tid, NULL);
 	jwt_keyset_free(aj->aj_keys);
 	pthread_rwlock_destroy(&aj->aj_rw);
 	pthread_mutex_destroy(&aj->aj_mtx);
 	pthread_cond_destroy(&aj->aj_cond);
-	free(aj->aj_addr);
-	free(aj->aj_path);
-	free(aj->aj_service);
-	free(aj);
+	auth_jwks_free(aj);
 	j->jwt_fetch = NULL;
 }
 

@@ -46,8 +46,11 @@ size_t	 auth_params(const struct jwt_claims *, struct upstream_param *p,
 	    char *rolesbuf, size_t rolesbuflen);
 
 /*
- * "jwks service NAME path P refresh T": a thread fetches the JWK Set from
- * addr (the service's socket) with a FastCGI GET of P at once, again
+ * "jwks url URL refresh T" (an HTTP/1.1 GET of an http:// URL, normally
+ * the gateway's own listener, so the fetch goes through the pool) or
+ * "jwks service NAME path P refresh T" (a FastCGI GET of P on a new
+ * connection to addr, the service's socket): a thread fetches the JWK Set
+ * at once, again
  * every second until it has one, then every T, and on demand when a
  * token names an unknown kid (at most once every 10 s).  Tokens are
  * verified against the fetched set first, then the jwks file's.  Started
@@ -55,6 +58,14 @@ size_t	 auth_params(const struct jwt_claims *, struct upstream_param *p,
  * the thread.
  */
 int	 auth_jwks_start(struct gw_jwt *, const char *addr);
+
+/*
+ * Splits an http:// URL into host (no brackets), port (default 80), the
+ * Host header value and path (default "/"), each for the caller to free;
+ * with host NULL it only checks.  0, or -1 and *errstr.
+ */
+int	 auth_url_parse(const char *url, char **host, char **port,
+	    char **hosthdr, char **path, const char **errstr);
 void	 auth_jwks_stop(struct gw_jwt *);
 
 #endif

@@ -350,7 +350,8 @@ config_slurp(const char *path, size_t *lenp)
 
 /*
  * The jwt block: its JWKS file loads now, so that a bad one fails -n and
- * a reload; a "jwks service" must name a service with a socket.
+ * a reload; a "jwks service" must name a service with a socket, a
+ * "jwks url" be http:// (auth.c); not both.
  */
 static int
 config_check_jwt(struct gw_config *conf)
@@ -365,10 +366,26 @@ config_check_jwt(struct gw_config *conf)
 		return 0;
 	jwt_keyset_free(j->jwt_keys);
 	j->jwt_keys = NULL;
-	if (j->jwt_jwks_file == NULL && j->jwt_jwks_service == NULL) {
-		log_warnx("%s:%d: jwt: no \"jwks file\" nor \"jwks "
-		    "service\"", j->jwt_file, j->jwt_line);
+	if (j->jwt_jwks_file == NULL && j->jwt_jwks_service == NULL &&
+	    j->jwt_jwks_url == NULL) {
+		log_warnx("%s:%d: jwt: no \"jwks file\", \"jwks url\" nor "
+		    "\"jwks service\"", j->jwt_file, j->jwt_line);
 		return -1;
+	}
+	if (j->jwt_jwks_service != NULL && j->jwt_jwks_url != NULL) {
+		log_warnx("%s:%d: jwt: \"jwks url\" and \"jwks service\": "
+		    "choose one", j->jwt_file, j->jwt_line);
+		return -1;
+	}
+	if (j->jwt_jwks_url != NULL) {
+		if (auth_url_parse(j->jwt_jwks_url, NULL, NULL, NULL, NULL,
+		    &errstr) == -1) {
+			log_warnx("%s:%d: jwt: jwks url \"%s\": %s",
+			    j->jwt_file, j->jwt_line, j->jwt_jwks_url, errstr);
+			return -1;
+		}
+		if (j->jwt_jwks_file == NULL)
+			return 0;
 	}
 	if (j->jwt_jwks_service != NULL) {
 		svc = config_service(conf, j->jwt_jwks_service);
@@ -697,6 +714,7 @@ config_free(struct gw_config *conf)
 		free(conf->conf_jwt->jwt_jwks_file);
 		free(conf->conf_jwt->jwt_jwks_service);
 		free(conf->conf_jwt->jwt_jwks_path);
+		free(conf->conf_jwt->jwt_jwks_url);
 		free(conf->conf_jwt->jwt_issuer);
 		free(conf->conf_jwt->jwt_audience);
 		free(conf->conf_jwt->jwt_file);

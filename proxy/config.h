@@ -76,12 +76,13 @@ struct gw_jwt {
 	char			*jwt_jwks_file;
 	char			*jwt_jwks_service;	/* "jwks service NAME" */
 	char			*jwt_jwks_path;		/* .. path "/.well-known.." */
+	char			*jwt_jwks_url;		/* "jwks url URL" */
 	int			 jwt_refresh;	/* ms; default 300000 */
 	char			*jwt_issuer;	/* NULL: any */
 	char			*jwt_audience;	/* NULL: any */
 	int			 jwt_leeway;	/* ms; default 60000 */
 	struct jwt_keyset	*jwt_keys;	/* the file's, by config_check */
-	struct auth_jwks	*jwt_fetch;	/* the service's (auth.c) */
+	struct auth_jwks	*jwt_fetch;	/* service's or url's (auth.c) */
 	char			*jwt_file;	/* where it was declared */
 	int			 jwt_line;
 };

@@ -179,13 +179,14 @@ void
 generation_jwks(struct generation *gen)
 {
 	struct gw_jwt		*j = gen->gen_conf->conf_jwt;
-	struct gw_service	*svc;
+	struct gw_service	*svc = NULL;
 
-	if (j == NULL || j->jwt_jwks_service == NULL ||
-	    (svc = config_service(gen->gen_conf, j->jwt_jwks_service)) ==
-	    NULL || svc->svc_socket == NULL)
+	if (j == NULL)
 		return;
-	(void)auth_jwks_start(j, svc->svc_socket);
+	if (j->jwt_jwks_service != NULL)
+		svc = config_service(gen->gen_conf, j->jwt_jwks_service);
+	/* a "jwks url" needs no socket */
+	(void)auth_jwks_start(j, svc != NULL ? svc->svc_socket : NULL);
 }
 
 struct breaker *

@@ -63,8 +63,9 @@ struct pool		*generation_pool_name(const struct generation *,
  */
 void			 generation_breakers(struct generation *);
 /*
- * Starts fetching the JWK Set of the jwt block's "jwks service" from
- * that service's socket (auth.h), for as long as gen's config lives.
+ * Starts fetching the JWK Set of the jwt block's "jwks url", or its
+ * "jwks service" from that service's socket (auth.h), for as long as
+ * gen's config lives.
  */
 void			 generation_jwks(struct generation *);
 /* The breaker a request to route (on svc) uses, or NULL. */

@@ -143,7 +143,7 @@ static void		 yyerror(const char *);
 %token	REQUESTS "requests" REQUIRED "required" RETRIES "retries"
 %token	RISE "rise" ROUNDROBIN "roundrobin" RULES "rules" SEND "send"
 %token	SERVER "server" SERVICE "service" SOCKET "socket" SOURCE "source"
-%token	TIMEOUT "timeout" TLS "tls" USER "user" WITHIN "within"
+%token	TIMEOUT "timeout" TLS "tls" URL "url" USER "user" WITHIN "within"
 %token	WORKERS "workers"
 %token	NL "end of line"
 %token	ERROR "invalid token"
@@ -520,6 +520,16 @@ jwtopt		: JWKS FILE_ STRING		{
 				conf->conf_jwt->jwt_jwks_path = $5;
 				if ($6 > 0)
 					conf->conf_jwt->jwt_refresh = (int)$6;
+			}
+		}
+		| JWKS URL STRING optrefresh	{
+			if (jwtdup || conf_duplicate(
+			    conf->conf_jwt->jwt_jwks_url != NULL, "jwks url"))
+				free($3);
+			else {
+				conf->conf_jwt->jwt_jwks_url = $3;
+				if ($4 > 0)
+					conf->conf_jwt->jwt_refresh = (int)$4;
 			}
 		}
 		| ISSUER STRING			{
@@ -996,6 +1006,7 @@ static const struct keyword {
 	{ "timeout",	TIMEOUT },
 	{ "tls",		TLS },
 	{ "trusted",	TRUSTED },
+	{ "url",		URL },
 	{ "user",		USER },
 	{ "volume",	VOLUME },
 	{ "window",	WINDOW },

@@ -58,7 +58,6 @@ service auth {
 	env AGORA_DB_PASSWORD_FILE "\${secrets}/db-password"
 	env AGORA_MASTER_KEY_FILE "\${secrets}/master-key"
 	env AGORA_AUTH_ISSUER "\${issuer}"
-	# one for the token grant, one for the gateway's key fetch
 	processes 2
 	read timeout 30s
 }
@@ -67,7 +66,7 @@ service users {
 	socket "\${rundir}/users.sock"
 }
 jwt {
-	jwks service "auth" path "/.well-known/jwks.json" refresh 60s
+	jwks url "http://127.0.0.1:\${http_port}/.well-known/jwks.json" refresh 60s
 	issuer "\${issuer}"
 	audience "agora"
 }

@@ -162,10 +162,59 @@ t_params(void)
 	CU_ASSERT_STRING_EQUAL(p[2].up_value, "admin");
 }
 
+/* "jwks url": http:// only, host, port (default 80), Host and path */
+static void
+t_url_parse(void)
+{
+	static const struct {
+		const char	*url, *host, *port, *hosthdr, *path;
+	} good[] = {
+		{ "http://127.0.0.1:8080/.well-known/jwks.json", "127.0.0.1",
+		    "8080", "127.0.0.1:8080", "/.well-known/jwks.json" },
+		{ "http://auth.example", "auth.example", "80",
+		    "auth.example", "/" },
+		{ "HTTP://[::1]:81/k?x=1", "::1", "81", "[::1]:81",
+		    "/k?x=1" },
+		{ "http://[::1]/", "::1", "80", "[::1]", "/" },
+	};
+	static const char *bad[] = {
+		"https://h/", "http://", "http:///x", "http://:80/",
+		"http://h:/", "http://h:0/", "http://h:65536/", "http://h:8a/",
+		"http://u@h/", "http://[::1/", "http://[::1]x/", "http://h/a b",
+		"ftp://h/",
+	};
+	const char	*errstr;
+	char		*host, *port, *hosthdr, *path;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		errstr = NULL;
+		CU_ASSERT_EQUAL_FATAL(auth_url_parse(good[i].url, &host, &port,
+		    &hosthdr, &path, &errstr), 0);
+		CU_ASSERT_STRING_EQUAL(host, good[i].host);
+		CU_ASSERT_STRING_EQUAL(port, good[i].port);
+		CU_ASSERT_STRING_EQUAL(hosthdr, good[i].hosthdr);
+		CU_ASSERT_STRING_EQUAL(path, good[i].path);
+		free(host);
+		free(port);
+		free(hosthdr);
+		free(path);
+		CU_ASSERT_EQUAL(auth_url_parse(good[i].url, NULL, NULL, NULL,
+		    NULL, &errstr), 0);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errstr = NULL;
+		CU_ASSERT_EQUAL(auth_url_parse(bad[i], NULL, NULL, NULL,
+		    NULL, &errstr), -1);
+		CU_ASSERT_PTR_NOT_NULL(errstr);
+	}
+}
+
 static const struct unit_case cases[] = {
 	{ "check", t_check },
 	{ "challenge", t_challenge },
 	{ "params", t_params },
+	{ "url_parse", t_url_parse },
 	{ NULL, NULL }
 };
 
