@@ -13,7 +13,9 @@
 
 FPM=$(t__find php-fpm8.2 php-fpm) ||
     t_skip_all "php-fpm not found (install php8.2-fpm)"
-APP=$top_srcdir/t/fixtures/php/app.php
+# php-fpm refuses a SCRIPT_FILENAME with ".." in it ("Primary script
+# unknown"), and a VPATH build (make distcheck) gives top_srcdir ones.
+APP=$(realpath "$top_srcdir/t/fixtures/php/app.php")
 [ -f "$APP" ] || t_bail "no $APP"
 
 # --- php-fpm, run by hand in $TMP
