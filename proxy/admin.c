@@ -8,6 +8,7 @@
 #include <sys/queue.h>
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,7 +247,7 @@ admin_register(void)
 	for (i = 0; i < sizeof(admin_gauges) / sizeof(admin_gauges[0]); i++) {
 		g = &admin_gauges[i];
 		if (metrics_gauge_func(stats_metrics(), g->g_name, g->g_help,
-		    g->g_labels, g->g_cb, (void *)g->g_arg, &errstr) == NULL)
+		    g->g_labels, g->g_cb, (void *)(uintptr_t)g->g_arg, &errstr) == NULL)
 			log_warnx("%s: %s: %s", __func__, g->g_name, errstr);
 	}
 }

@@ -921,7 +921,7 @@ rules_compile(lua_State *L)
 		    sizeof(shape));
 		lua_pop(L, 1);
 		lua_pushstring(L, shape);
-		shapes[i - 1] = (char *)lua_tostring(L, -1);
+		shapes[i - 1] = (char *)(uintptr_t)lua_tostring(L, -1);
 		lua_rawseti(L, 4, i);
 		r = &b->b_routes[b->b_nroutes - 1];
 		for (j = 0; j + 1 < b->b_nroutes; j++) {
@@ -1312,7 +1312,7 @@ rules_lookup(const struct rules *rl, const char *method, const char *path,
 		if (path_len != r->r_prefix_len && r->r_prefix_len != 1 &&
 		    path[r->r_prefix_len] != '/')
 			continue;
-		rp = (struct rule_route *)r;
+		rp = (struct rule_route *)(uintptr_t)r;
 		if (rules_take(&w, &rp, 1))
 			return RULES_MATCH;
 	}

@@ -255,7 +255,7 @@ stats_do_init(void)
 	for (i = 0; i < sizeof(stats_gauges) / sizeof(stats_gauges[0]); i++) {
 		g = &stats_gauges[i];
 		stats_check(metrics_gauge_func(stats_m, g->g_name, g->g_help,
-		    g->g_labels, g->g_cb, (void *)g, &errstr), errstr);
+		    g->g_labels, g->g_cb, (void *)(uintptr_t)g, &errstr), errstr);
 	}
 }
 
