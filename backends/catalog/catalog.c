@@ -46,37 +46,6 @@ static const struct service catalog_service = {
 	.sv_idempotent = 1,
 };
 
-void
-catalog_dberror(struct request *r, struct response *rs, const char *what)
-{
-	char	*cause;
-
-	xasprintf(&cause, "%s: database error %u: %s", what, db_errno(),
-	    db_error());
-	problem_internal(r, rs, db_temporary() ? 503 : 500, cause);
-	free(cause);
-}
-
-int
-catalog_limit(struct request *r, struct response *rs, long long *limit)
-{
-	const char	*s;
-	char		*end;
-
-	*limit = CATALOG_LIMIT_DEFAULT;
-	if ((s = query_get(&r->rq_query, "limit")) == NULL)
-		return 0;
-	errno = 0;
-	*limit = strtoll(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
-	    *limit < 1 || *limit > CATALOG_LIMIT_MAX) {
-		problem_send(r, rs, 400, "limit must be an integer from 1 "
-		    "to %d", CATALOG_LIMIT_MAX);
-		return -1;
-	}
-	return 0;
-}
-
 int
 catalog_slug_valid(const char *s)
 {

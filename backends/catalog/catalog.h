@@ -15,13 +15,6 @@ struct response;
  */
 extern int	catalog_writes_require_admin;
 
-/* Answers a failed db_* call: 503 when the server is unreachable. */
-void	catalog_dberror(struct request *, struct response *,
-	    const char *what);
-#define CATALOG_LIMIT_DEFAULT	20
-#define CATALOG_LIMIT_MAX	100
-/* ?limit= into *limit (default 20); 0, or -1 after answering 400. */
-int	catalog_limit(struct request *, struct response *, long long *limit);
 /* Whether s is a slug: 1..CATALOG_SLUG_MAX of [a-z0-9-]. */
 int	catalog_slug_valid(const char *s);
 

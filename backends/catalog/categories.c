@@ -83,7 +83,7 @@ categories_list(struct request *r, struct response *rs)
 	size_t			 i, shown;
 	yajl_gen		 g;
 
-	if (catalog_limit(r, rs, &limit) == -1)
+	if (request_limit(r, rs, &limit) == -1)
 		return;
 	if ((s = query_get(&r->rq_query, "cursor")) != NULL && *s != '\0' &&
 	    cursor_decode(s, CATEGORIES_SCOPE, &after, &errstr) == -1) {
@@ -93,7 +93,7 @@ categories_list(struct request *r, struct response *rs)
 	p[0] = (struct db_param)DB_INT(after);
 	p[1] = (struct db_param)DB_INT(limit + 1);
 	if (db_query(sql_list, p, 2, &res) == -1) {
-		catalog_dberror(r, rs, "categories list");
+		problem_db(r, rs, "categories list");
 		return;
 	}
 	shown = res->nrows > (size_t)limit ? (size_t)limit : res->nrows;
@@ -126,7 +126,7 @@ categories_get(struct request *r, struct response *rs)
 	}
 	p[0] = (struct db_param)DB_STR(slug);
 	if (db_query(sql_get, p, 1, &res) == -1) {
-		catalog_dberror(r, rs, "category get");
+		problem_db(r, rs, "category get");
 		return;
 	}
 	if (res->nrows == 0)
@@ -232,7 +232,7 @@ categories_create(struct request *r, struct response *rs)
 		problem_validation(r, rs, &v);
 		break;
 	default:
-		catalog_dberror(r, rs, "category create");
+		problem_db(r, rs, "category create");
 		break;
 	}
 done:

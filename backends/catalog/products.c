@@ -425,7 +425,7 @@ products_list(struct request *r, struct response *rs)
 	int			 which;
 	yajl_gen		 g;
 
-	if (catalog_limit(r, rs, &limit) == -1 ||
+	if (request_limit(r, rs, &limit) == -1 ||
 	    products_filter(r, rs, &f) == -1)
 		return;
 	scope = products_scope(&f);
@@ -438,7 +438,7 @@ products_list(struct request *r, struct response *rs)
 	if (f.search == NULL || *f.search != '\0') {
 		n = products_list_bind(p, &f, after, limit, &which);
 		if (db_query(sql_lists[which], p, n, &res) == -1) {
-			catalog_dberror(r, rs, "list");
+			problem_db(r, rs, "list");
 			goto done;
 		}
 		shown = res->nrows > (size_t)limit ? (size_t)limit :
@@ -479,7 +479,7 @@ products_get(struct request *r, struct response *rs)
 	}
 	p[0] = (struct db_param)DB_INT(id);
 	if (db_query(sql_get, p, 1, &res) == -1) {
-		catalog_dberror(r, rs, "get");
+		problem_db(r, rs, "get");
 		return;
 	}
 	if (res->nrows == 0)
@@ -777,7 +777,7 @@ products_write(struct product_write *w, int (*fn)(void *))
 		validate_free(&v);
 		break;
 	default:
-		catalog_dberror(r, rs, r->rq_method);
+		problem_db(r, rs, r->rq_method);
 		break;
 	}
 	db_result_free(w->row);

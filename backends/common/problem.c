@@ -7,6 +7,7 @@
 
 #include "json.h"
 #include "log.h"
+#include "db.h"
 #include "problem.h"
 #include "request.h"
 #include "response.h"
@@ -103,4 +104,15 @@ problem_validation(struct request *r, struct response *rs,
 	free(tmp);
 	free(fields);
 	free(detail);
+}
+
+void
+problem_db(struct request *r, struct response *rs, const char *what)
+{
+	char	*cause;
+
+	xasprintf(&cause, "%s: database error %u: %s", what, db_errno(),
+	    db_error());
+	problem_internal(r, rs, db_temporary() ? 503 : 500, cause);
+	free(cause);
 }

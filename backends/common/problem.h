@@ -17,6 +17,8 @@ void	problem_send(struct request *, struct response *, int status,
  * A server-side failure: cause goes to the log only, the client gets a
  * generic detail for status (500, 503 with Retry-After: 1).
  */
+/* Answers a failed db_* call: 503 when the server is unreachable. */
+void	problem_db(struct request *, struct response *, const char *what);
 void	problem_internal(struct request *, struct response *, int status,
 	    const char *cause);
 /* 422 with "errors": [{field, message}] from v. */

@@ -50,6 +50,26 @@ request_capture(struct request *r, const char *name)
 	return router_capture(&r->rq_match, name);
 }
 
+int
+request_limit(struct request *r, struct response *rs, long long *limit)
+{
+	const char	*s;
+	char		*end;
+
+	*limit = REQUEST_LIMIT_DEFAULT;
+	if ((s = query_get(&r->rq_query, "limit")) == NULL)
+		return 0;
+	errno = 0;
+	*limit = strtoll(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
+	    *limit < 1 || *limit > REQUEST_LIMIT_MAX) {
+		problem_send(r, rs, 400, "limit must be an integer from 1 "
+		    "to %d", REQUEST_LIMIT_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 long long
 request_capture_id(struct request *r, const char *name)
 {

@@ -60,6 +60,15 @@ const char	*request_param(struct request *, const char *name);
 const char	*request_header(struct request *, const char *name);
 /* Route capture ("id"), or NULL. */
 const char	*request_capture(struct request *, const char *name);
+/*
+ * The ?limit= of a list (API.md: default 20, 1..100) into *limit: 0, or
+ * -1 after answering 400.
+ */
+#define REQUEST_LIMIT_DEFAULT	20
+#define REQUEST_LIMIT_MAX	100
+struct response;
+int		 request_limit(struct request *, struct response *,
+		    long long *limit);
 /* Route capture as a positive integer id ("42"), or 0 when it is not one. */
 long long	 request_capture_id(struct request *, const char *name);
 

@@ -137,7 +137,7 @@ addresses_list(struct request *r, struct response *rs)
 
 	if (!profile_me(r, rs, 0, &u))
 		return;
-	if (users_limit(r, rs, &limit) == -1)
+	if (request_limit(r, rs, &limit) == -1)
 		goto done;
 	/* One user's cursor means nothing in another's list. */
 	snprintf(scope, sizeof scope, "addresses/%lld", u.u_id);
@@ -150,7 +150,7 @@ addresses_list(struct request *r, struct response *rs)
 	p[1] = (struct db_param)DB_INT(after);
 	p[2] = (struct db_param)DB_INT(limit + 1);
 	if (db_query(sql_list, p, 3, &res) == -1) {
-		users_dberror(r, rs, "addresses list");
+		problem_db(r, rs, "addresses list");
 		goto done;
 	}
 	shown = res->nrows > (size_t)limit ? (size_t)limit : res->nrows;
@@ -219,7 +219,7 @@ addresses_get(struct request *r, struct response *rs)
 	else if (rc == ADDR_CRYPTO)
 		problem_internal(r, rs, 500, "address does not decrypt");
 	else if (rc != 0)
-		users_dberror(r, rs, "address get");
+		problem_db(r, rs, "address get");
 	profile_clear(&u);
 }
 
@@ -350,7 +350,7 @@ addresses_create(struct request *r, struct response *rs)
 		problem_internal(r, rs, 500, "sealing the address failed");
 		break;
 	default:
-		users_dberror(r, rs, "address add");
+		problem_db(r, rs, "address add");
 		break;
 	}
 done:
@@ -376,7 +376,7 @@ addresses_delete(struct request *r, struct response *rs)
 	p[0] = (struct db_param)DB_INT(id);
 	p[1] = (struct db_param)DB_INT(u.u_id);
 	if (db_exec(sql_delete, p, 2, &n, NULL) == -1)
-		users_dberror(r, rs, "address delete");
+		problem_db(r, rs, "address delete");
 	else if (n == 0)
 		problem_send(r, rs, 404, "no such address");
 	else {

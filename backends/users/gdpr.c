@@ -104,7 +104,7 @@ gdpr_export(struct request *r, struct response *rs)
 	profile_gen(g, &u);
 	json_gen_cstr(g, "addresses");
 	if (addresses_gen_all(g, &u) == -1) {
-		users_dberror(r, rs, "export addresses");
+		problem_db(r, rs, "export addresses");
 		profile_clear(&u);
 		return;
 	}
@@ -217,7 +217,7 @@ gdpr_erase(struct request *r, struct response *rs)
 		goto done;
 	}
 	if (rc != 0) {
-		users_dberror(r, rs, "erase");
+		problem_db(r, rs, "erase");
 		goto done;
 	}
 	gone = gdpr_identity_delete(r->rq_id, ge.uid, subject);

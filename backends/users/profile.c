@@ -160,7 +160,7 @@ profile_me(struct request *r, struct response *rs, int lock, struct user *u)
 		problem_internal(r, rs, 500, "profile does not decrypt");
 		break;
 	default:
-		users_dberror(r, rs, "profile load");
+		problem_db(r, rs, "profile load");
 		break;
 	}
 	return 0;
@@ -386,7 +386,7 @@ profile_patch(struct request *r, struct response *rs)
 		problem_internal(r, rs, 500, "profile does not decrypt");
 		break;
 	default:
-		users_dberror(r, rs, "profile update");
+		problem_db(r, rs, "profile update");
 		break;
 	}
 done:
@@ -412,7 +412,7 @@ profile_list(struct request *r, struct response *rs)
 
 	if (!identity_require_role(r, rs, "admin"))
 		return;
-	if (users_limit(r, rs, &limit) == -1)
+	if (request_limit(r, rs, &limit) == -1)
 		return;
 	gdpr_sweep(0);
 	if ((s = query_get(&r->rq_query, "cursor")) != NULL && *s != '\0' &&
@@ -423,7 +423,7 @@ profile_list(struct request *r, struct response *rs)
 	p[0] = (struct db_param)DB_INT(after);
 	p[1] = (struct db_param)DB_INT(limit + 1);
 	if (db_query(sql_list, p, 2, &res) == -1) {
-		users_dberror(r, rs, "users list");
+		problem_db(r, rs, "users list");
 		return;
 	}
 	shown = res->nrows > (size_t)limit ? (size_t)limit : res->nrows;

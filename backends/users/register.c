@@ -321,7 +321,7 @@ register_complete(struct reg *rg)
 		problem_internal(r, rs, 503, "the pending registration was "
 		    "removed while auth was called");
 	else
-		users_dberror(r, rs, "registration");
+		problem_db(r, rs, "registration");
 }
 
 void
@@ -361,7 +361,7 @@ register_handler(struct request *r, struct response *rs)
 		problem_internal(r, rs, 500, "sealing the profile failed");
 		break;
 	default:
-		users_dberror(r, rs, "registration");
+		problem_db(r, rs, "registration");
 		break;
 	}
 done:

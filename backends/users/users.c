@@ -45,37 +45,6 @@ static const struct service users_service = {
 	.sv_idempotent = 1,
 };
 
-void
-users_dberror(struct request *r, struct response *rs, const char *what)
-{
-	char	*cause;
-
-	xasprintf(&cause, "%s: database error %u: %s", what, db_errno(),
-	    db_error());
-	problem_internal(r, rs, db_temporary() ? 503 : 500, cause);
-	free(cause);
-}
-
-int
-users_limit(struct request *r, struct response *rs, long long *limit)
-{
-	const char	*s;
-	char		*end;
-
-	*limit = USERS_LIMIT_DEFAULT;
-	if ((s = query_get(&r->rq_query, "limit")) == NULL)
-		return 0;
-	errno = 0;
-	*limit = strtoll(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
-	    *limit < 1 || *limit > USERS_LIMIT_MAX) {
-		problem_send(r, rs, 400, "limit must be an integer from 1 "
-		    "to %d", USERS_LIMIT_MAX);
-		return -1;
-	}
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {

@@ -131,9 +131,5 @@ void	 gdpr_erase(struct request *, struct response *);
 void	 gdpr_sweep(int force);
 
 /* users.c */
-/* 500/503 problem for a failed db_* call. */
-void	 users_dberror(struct request *, struct response *, const char *);
-/* The limit query parameter: 0 and *limit, or -1 after a 400. */
-int	 users_limit(struct request *, struct response *, long long *limit);
 
 #endif
