@@ -98,17 +98,6 @@ auth_config_load(void)
 	}
 }
 
-void
-auth_dberror(struct request *r, struct response *rs, const char *what)
-{
-	char	*cause;
-
-	xasprintf(&cause, "%s: database error %u: %s", what, db_errno(),
-	    db_error());
-	problem_internal(r, rs, db_temporary() ? 503 : 500, cause);
-	free(cause);
-}
-
 int
 auth_list_has(const char *list, const char *word)
 {

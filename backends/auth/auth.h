@@ -45,8 +45,6 @@ extern struct auth_config	auth_conf;
 
 /* auth.c */
 void	 auth_config_load(void);
-/* 500/503 problem for a failed db_* call. */
-void	 auth_dberror(struct request *, struct response *, const char *);
 /* Whether space-separated list holds word. */
 int	 auth_list_has(const char *list, const char *word);
 /* 1 when name is 1..191 characters of UTF-8 text without controls. */

@@ -146,7 +146,7 @@ identities_create(struct request *r, struct response *rs)
 		goto done;
 	}
 	if (rc == -1) {
-		auth_dberror(r, rs, "identity insert");
+		problem_db(r, rs, "identity insert");
 		goto done;
 	}
 	log_info("identity %lld created by %s rid=%s", id,
@@ -210,7 +210,7 @@ identities_delete(struct request *r, struct response *rs)
 	if ((rc = db_transaction(identities_delete_txn, &id)) == 1)
 		problem_send(r, rs, 404, "no such identity");
 	else if (rc != 0)
-		auth_dberror(r, rs, "identity delete");
+		problem_db(r, rs, "identity delete");
 	else {
 		log_info("identity %lld deleted by %s rid=%s", id,
 		    request_param(r, "REMOTE_USER"), r->rq_id);

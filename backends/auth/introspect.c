@@ -15,6 +15,7 @@
 #include "db.h"
 #include "json.h"
 #include "log.h"
+#include "problem.h"
 #include "request.h"
 #include "response.h"
 #include "xmalloc.h"
@@ -189,7 +190,7 @@ introspect_handler(struct request *r, struct response *rs)
 		}
 	}
 	if (dberr) {
-		auth_dberror(r, rs, "introspection");
+		problem_db(r, rs, "introspection");
 		goto done;
 	}
 	response_status(rs, 200);
@@ -258,7 +259,7 @@ revoke_handler(struct request *r, struct response *rs)
 			    client.oc_id, r->rq_id);
 	}
 	if (dberr)
-		auth_dberror(r, rs, "revocation");
+		problem_db(r, rs, "revocation");
 	else {
 		/* Unknown, foreign or invalid tokens get 200 too (§2.2). */
 		response_status(rs, 200);

@@ -17,6 +17,7 @@
 #include "db.h"
 #include "json.h"
 #include "log.h"
+#include "problem.h"
 #include "request.h"
 #include "response.h"
 #include "xmalloc.h"
@@ -257,7 +258,7 @@ oauth_client_auth(struct request *r, struct response *rs,
 	}
 	p[0] = (struct db_param)DB_STR(id);
 	if (db_query(sql_client, p, 1, &res) == -1) {
-		auth_dberror(r, rs, "client lookup");
+		problem_db(r, rs, "client lookup");
 		goto done;
 	}
 	if (res->nrows == 0) {

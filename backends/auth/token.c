@@ -233,7 +233,7 @@ token_password(struct request *r, struct response *rs,
 	}
 	p[0] = (struct db_param)DB_STR(user);
 	if (db_query(sql_identity, p, 1, &res) == -1) {
-		auth_dberror(r, rs, "identity lookup");
+		problem_db(r, rs, "identity lookup");
 		return -1;
 	}
 	if (res->nrows == 0) {
@@ -265,7 +265,7 @@ token_password(struct request *r, struct response *rs,
 		p[2] = (struct db_param)DB_INT(now);
 		p[3] = (struct db_param)DB_INT(id);
 		if (db_exec(sql_failed, p, 4, NULL, NULL) == -1) {
-			auth_dberror(r, rs, "recording a failure");
+			problem_db(r, rs, "recording a failure");
 			return -1;
 		}
 		oauth_error(r, rs, 400, "invalid_grant", "invalid username "
@@ -277,7 +277,7 @@ token_password(struct request *r, struct response *rs,
 	db_result_free(res);
 	p[0] = (struct db_param)DB_INT(id);
 	if (failures != 0 && db_exec(sql_login_ok, p, 1, NULL, NULL) == -1) {
-		auth_dberror(r, rs, "resetting failures");
+		problem_db(r, rs, "resetting failures");
 		return -1;
 	}
 	/* Parameters raised since this hash was made: rehash now. */
@@ -293,7 +293,7 @@ token_password(struct request *r, struct response *rs,
 	if (auth_list_has(c->oc_grants, "refresh_token") &&
 	    (tg->refresh = refresh_issue(id, c->oc_id, tg->scope,
 	    NULL)) == NULL) {
-		auth_dberror(r, rs, "storing a refresh token");
+		problem_db(r, rs, "storing a refresh token");
 		return -1;
 	}
 	return 0;
@@ -428,7 +428,7 @@ token_refresh(struct request *r, struct response *rs,
 		return -1;
 	}
 	if (db_transaction(token_refresh_txn, &tr) != 0) {
-		auth_dberror(r, rs, "refresh");
+		problem_db(r, rs, "refresh");
 		return -1;
 	}
 	switch (tr.result) {

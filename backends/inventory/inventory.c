@@ -38,17 +38,6 @@ static const struct service inventory_service = {
 	.sv_idempotent = 1,
 };
 
-void
-inventory_dberror(struct request *r, struct response *rs, const char *what)
-{
-	char	*cause;
-
-	xasprintf(&cause, "%s: database error %u: %s", what, db_errno(),
-	    db_error());
-	problem_internal(r, rs, db_temporary() ? 503 : 500, cause);
-	free(cause);
-}
-
 const char *
 inventory_sku(struct request *r)
 {

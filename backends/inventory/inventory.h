@@ -43,9 +43,6 @@ int	reservations_expire(long long id);
 void	sweeper_run(int force);
 
 /* inventory.c */
-/* Answers a failed db_* call: 503 when temporary, else 500. */
-void	inventory_dberror(struct request *, struct response *,
-	    const char *what);
 /* The {sku} capture when it is a plausible sku (1..64 chars), or NULL. */
 const char *inventory_sku(struct request *);
 

@@ -430,7 +430,7 @@ reservations_create(struct request *r, struct response *rs)
 		reservations_short(r, rs, &w);
 		break;
 	default:
-		inventory_dberror(r, rs, "reserve");
+		problem_db(r, rs, "reserve");
 		break;
 	}
 done:
@@ -458,7 +458,7 @@ reservations_get(struct request *r, struct response *rs)
 	}
 	sweeper_run(0);
 	if ((rc = reservations_load(id, 0, &res, &lines)) == -1)
-		inventory_dberror(r, rs, "reservation get");
+		problem_db(r, rs, "reservation get");
 	else if (rc == RESV_NOT_FOUND)
 		problem_send(r, rs, 404, "no reservation %lld", id);
 	else
@@ -641,7 +641,7 @@ reservations_outcome(struct request *r, struct response *rs,
 		    "reservation");
 		break;
 	default:
-		inventory_dberror(r, rs, verb);
+		problem_db(r, rs, verb);
 		break;
 	}
 }
@@ -673,7 +673,7 @@ reservations_commit(struct request *r, struct response *rs)
 			response_reset(rs);
 			reservations_gen(response_json(rs), res, lines, NULL);
 		} else
-			inventory_dberror(r, rs, "commit");
+			problem_db(r, rs, "commit");
 		db_result_free(res);
 		db_result_free(lines);
 	} else

@@ -91,7 +91,7 @@ stock_get(struct request *r, struct response *rs)
 	sweeper_run(0);
 	p[0] = (struct db_param)DB_STR(sku);
 	if (db_query(sql_get, p, 1, &res) == -1) {
-		inventory_dberror(r, rs, "stock get");
+		problem_db(r, rs, "stock get");
 		return;
 	}
 	if (res->nrows == 0)
@@ -226,7 +226,7 @@ stock_restock(struct request *r, struct response *rs)
 	}
 	sweeper_run(0);
 	if (db_transaction(stock_restock_txn, &sr) != 0)
-		inventory_dberror(r, rs, "restock");
+		problem_db(r, rs, "restock");
 	else
 		log_info("restocked %s by %lld rid=%s", sr.sku, sr.qty,
 		    r->rq_id);
