@@ -1,0 +1,3 @@
+/* TLS termination on listeners: being written. */
+#include "tls.h"
+typedef int tls_placeholder;
