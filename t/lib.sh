@@ -50,7 +50,6 @@ t__failed=0		# tests failed
 t__planned=		# the plan, when t_plan was called
 t__pids=()		# what we started, in order
 t__logs=()		# logs worth printing on failure
-t__ports=" "		# ports handed out in this test
 
 # --- TAP -----------------------------------------------------------------
 
@@ -291,23 +290,32 @@ trap 'exit 143' TERM
 # --- ports and HTTP --------------------------------------------------------
 
 # t_free_port: a free TCP port on 127.0.0.1, never the same one twice in
-# one test.
+# one test (kept in $TMP/ports: callers run it in a subshell).  It comes
+# from below the kernel's ephemeral range (ip_local_port_range,
+# 32768-60999 by default), as in bench/proxy.sh: a port in that range may
+# become the local end of some outgoing connection between this check and
+# the server's bind (a rare EADDRINUSE).
 t_free_port()
 {
-	local p i
-	for ((i = 0; i < 50; i++)); do
+	local lo=20000 hi=32767 eph p i
+	{ read -r eph _ </proc/sys/net/ipv4/ip_local_port_range; } 2>/dev/null
+	[ "${eph:-0}" -gt 1024 ] && [ "$hi" -ge "$eph" ] && hi=$((eph - 1))
+	[ "$hi" -lt $((lo + 1000)) ] && lo=1024
+	for ((i = 0; i < 200; i++)); do
+		p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
+		grep -qx "$p" "$TMP/ports" 2>/dev/null && continue
 		if [ -x "$PY" ]; then
-			p=$("$PY" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
+			# a bind, without SO_REUSEADDR: listening, bound or
+			# in TIME_WAIT there all refuse it
+			"$PY" -c 'import socket, sys
+socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$p" \
+			    2>/dev/null || continue
 		else
-			p=$((20000 + RANDOM % 40000))
 			# refused means nobody listens there
-			(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+			(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
+			    continue
 		fi
-		case $t__ports in *" $p "*) continue ;; esac
-		t__ports="$t__ports$p "
+		echo "$p" >>"$TMP/ports"
 		echo "$p"
 		return 0
 	done

@@ -19,9 +19,9 @@
 #include "runner.h"
 #include "pool.h"
 
-static char		 sockdir[64];
-static char		 sockpath[128];
-static int		 lfd = -1;
+#define NLISTEN	4
+#define NWAIT	6
+
 static struct event_base *base;
 
 /* What the callbacks saw, in order. */
@@ -37,6 +37,21 @@ struct waiter {
 	struct seen		*w_seen;
 };
 
+/*
+ * The fixture of most cases: listeners paths[0..n-1] in one temporary
+ * folder, a pool over them, and waiters w[i] (w_id i) that record into
+ * one struct seen.
+ */
+static struct fixture {
+	char		 f_dir[64];
+	char		 f_paths[NLISTEN][128];
+	int		 f_lfds[NLISTEN];
+	int		 f_n;
+	struct pool	*f_pool;
+	struct waiter	 f_w[NWAIT];
+	struct seen	 f_seen;
+} fx;
+
 static void
 waiter_cb(struct pool_wait *pw, int status, void *arg)
 {
@@ -51,33 +66,100 @@ waiter_cb(struct pool_wait *pw, int status, void *arg)
 }
 
 static void
-setup(void)
+base_init(void)
 {
-	struct sockaddr_un	 sun;
-
 	if (base == NULL) {
 		evthread_use_pthreads();
 		base = event_base_new();
 	}
-	strcpy(sockdir, "/tmp/test_pool.XXXXXX");
-	if (mkdtemp(sockdir) == NULL)
+}
+
+/*
+ * n listeners, and a pool "t" over them with max conns and queue each
+ * (queue timeout qto ms); a test that wants its own pool passes max 0.
+ */
+static struct pool *
+fx_open(int n, int max, int queue, int qto)
+{
+	struct sockaddr_un	 sun;
+	const char		*errstr = NULL;
+	int			 i;
+
+	base_init();
+	memset(&fx, 0, sizeof(fx));
+	strcpy(fx.f_dir, "/tmp/test_pool.XXXXXX");
+	if (mkdtemp(fx.f_dir) == NULL)
 		abort();
-	snprintf(sockpath, sizeof(sockpath), "%s/s", sockdir);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	strcpy(sun.sun_path, sockpath);
-	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (bind(lfd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    listen(lfd, 64) == -1)
-		abort();
+	for (i = 0; i < n; i++) {
+		snprintf(fx.f_paths[i], sizeof(fx.f_paths[i]), "%s/s%d",
+		    fx.f_dir, i);
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		strcpy(sun.sun_path, fx.f_paths[i]);
+		fx.f_lfds[i] = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (bind(fx.f_lfds[i], (struct sockaddr *)&sun,
+		    sizeof(sun)) == -1 || listen(fx.f_lfds[i], 128) == -1)
+			abort();
+	}
+	fx.f_n = n;
+	for (i = 0; i < NWAIT; i++) {
+		fx.f_w[i].w_id = i;
+		fx.f_w[i].w_seen = &fx.f_seen;
+	}
+	if (max == 0)
+		return NULL;
+	fx.f_pool = pool_new("t", fx.f_paths[0], max, queue, qto, 1000,
+	    &errstr);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fx.f_pool);
+	for (i = 1; i < n; i++)
+		CU_ASSERT_EQUAL_FATAL(pool_add_server(fx.f_pool,
+		    fx.f_paths[i], max, &errstr), i);
+	return fx.f_pool;
 }
 
 static void
-teardown(void)
+fx_close(void)
 {
-	close(lfd);
-	unlink(sockpath);
-	rmdir(sockdir);
+	int	 i;
+
+	pool_free(fx.f_pool);
+	for (i = 0; i < fx.f_n; i++) {
+		close(fx.f_lfds[i]);
+		unlink(fx.f_paths[i]);
+	}
+	rmdir(fx.f_dir);
+}
+
+/* pool_acquire_key() for waiter i of the fixture's pool. */
+static int
+fx_acquire_key(int i, const char *key, int avoid)
+{
+	return pool_acquire_key(fx.f_pool, base, &fx.f_w[i].w_pw,
+	    waiter_cb, &fx.f_w[i], key, avoid);
+}
+
+static int
+fx_acquire(int i)
+{
+	return pool_acquire(fx.f_pool, base, &fx.f_w[i].w_pw, waiter_cb,
+	    &fx.f_w[i]);
+}
+
+/* Which listener accepted the connection (-1: none of them). */
+static int
+listener_of(int fd)
+{
+	struct sockaddr_un	 sun;
+	socklen_t		 len = sizeof(sun);
+	int			 i;
+
+	memset(&sun, 0, sizeof(sun));
+	if (getpeername(fd, (struct sockaddr *)&sun, &len) == -1)
+		return -1;
+	for (i = 0; i < fx.f_n; i++)
+		if (strcmp(sun.sun_path, fx.f_paths[i]) == 0)
+			return i;
+	return -1;
 }
 
 /* Runs the loop until s has n callbacks, or 2 s pass. */
@@ -106,28 +188,16 @@ run_for(int ms)
 static void
 t_accounting(void)
 {
-	struct pool		*p;
+	struct pool		*p = fx_open(1, 2, 0, 1000);
+	struct waiter		*w = fx.f_w;
 	struct pool_stats	 ps;
-	struct waiter		 w[3];
-	struct seen		 s = { 0 };
-	const char		*errstr = NULL;
-	int			 fd0, fd1, i;
+	int			 fd0, fd1;
 
-	setup();
-	p = pool_new("t", sockpath, 2, 0, 1000, 1000, &errstr);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	for (i = 0; i < 3; i++) {
-		w[i].w_id = i;
-		w[i].w_seen = &s;
-	}
-	CU_ASSERT_EQUAL(pool_acquire(p, base, &w[0].w_pw, waiter_cb, &w[0]),
-	    POOL_READY);
+	CU_ASSERT_EQUAL(fx_acquire(0), POOL_READY);
 	CU_ASSERT_EQUAL(w[0].w_pw.pw_reused, 0);
-	CU_ASSERT_EQUAL(pool_acquire(p, base, &w[1].w_pw, waiter_cb, &w[1]),
-	    POOL_READY);
+	CU_ASSERT_EQUAL(fx_acquire(1), POOL_READY);
 	/* max 2 open, queue 0: the third is refused at once */
-	CU_ASSERT_EQUAL(pool_acquire(p, base, &w[2].w_pw, waiter_cb, &w[2]),
-	    POOL_EFULL);
+	CU_ASSERT_EQUAL(fx_acquire(2), POOL_EFULL);
 	pool_stats(p, &ps);
 	CU_ASSERT_EQUAL(ps.ps_open, 2);
 	CU_ASSERT_EQUAL(ps.ps_idle, 0);
@@ -138,8 +208,7 @@ t_accounting(void)
 	CU_ASSERT_EQUAL(ps.ps_open, 2);
 	CU_ASSERT_EQUAL(ps.ps_idle, 1);
 	/* the idle one is reused, not a new connection */
-	CU_ASSERT_EQUAL(pool_acquire(p, base, &w[2].w_pw, waiter_cb, &w[2]),
-	    POOL_READY);
+	CU_ASSERT_EQUAL(fx_acquire(2), POOL_READY);
 	CU_ASSERT_EQUAL(w[2].w_pw.pw_fd, fd0);
 	CU_ASSERT_EQUAL(w[2].w_pw.pw_reused, 1);
 	pool_release(p, fd0, 0);
@@ -147,47 +216,34 @@ t_accounting(void)
 	pool_stats(p, &ps);
 	CU_ASSERT_EQUAL(ps.ps_open, 1);
 	CU_ASSERT_EQUAL(ps.ps_idle, 1);
-	CU_ASSERT_EQUAL(s.s_n, 0);
-	pool_free(p);
-	teardown();
+	CU_ASSERT_EQUAL(fx.f_seen.s_n, 0);
+	fx_close();
 }
 
 static void
 t_fifo(void)
 {
-	struct pool		*p;
+	struct pool		*p = fx_open(1, 1, 2, 5000);
+	struct waiter		*w = fx.f_w;
+	struct seen		*s = &fx.f_seen;
 	struct pool_stats	 ps;
-	struct waiter		 w[4];
-	struct seen		 s = { 0 };
-	const char		*errstr = NULL;
-	int			 i, fd;
+	int			 fd;
 
-	setup();
-	p = pool_new("t", sockpath, 1, 2, 5000, 1000, &errstr);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	for (i = 0; i < 4; i++) {
-		w[i].w_id = i;
-		w[i].w_seen = &s;
-	}
-	CU_ASSERT_EQUAL(pool_acquire(p, base, &w[0].w_pw, waiter_cb, &w[0]),
-	    POOL_READY);
+	CU_ASSERT_EQUAL(fx_acquire(0), POOL_READY);
 	fd = w[0].w_pw.pw_fd;
-	CU_ASSERT_EQUAL(pool_acquire(p, base, &w[1].w_pw, waiter_cb, &w[1]),
-	    POOL_PENDING);
-	CU_ASSERT_EQUAL(pool_acquire(p, base, &w[2].w_pw, waiter_cb, &w[2]),
-	    POOL_PENDING);
+	CU_ASSERT_EQUAL(fx_acquire(1), POOL_PENDING);
+	CU_ASSERT_EQUAL(fx_acquire(2), POOL_PENDING);
 	/* queue 2 is full now */
-	CU_ASSERT_EQUAL(pool_acquire(p, base, &w[3].w_pw, waiter_cb, &w[3]),
-	    POOL_EFULL);
+	CU_ASSERT_EQUAL(fx_acquire(3), POOL_EFULL);
 	pool_stats(p, &ps);
 	CU_ASSERT_EQUAL(ps.ps_queued, 2);
 	CU_ASSERT_EQUAL(ps.ps_open, 1);
 
 	pool_release(p, fd, 1);
-	run_until(&s, 1);
-	CU_ASSERT_EQUAL_FATAL(s.s_n, 1);
-	CU_ASSERT_EQUAL(s.s_order[0], 1);
-	CU_ASSERT_EQUAL(s.s_status[0], POOL_READY);
+	run_until(s, 1);
+	CU_ASSERT_EQUAL_FATAL(s->s_n, 1);
+	CU_ASSERT_EQUAL(s->s_order[0], 1);
+	CU_ASSERT_EQUAL(s->s_status[0], POOL_READY);
 	CU_ASSERT_EQUAL(w[1].w_pw.pw_fd, fd);
 	CU_ASSERT_EQUAL(w[1].w_pw.pw_reused, 1);
 	pool_stats(p, &ps);
@@ -196,83 +252,57 @@ t_fifo(void)
 
 	/* not reusable: closed, and the next waiter connects anew */
 	pool_release(p, fd, 0);
-	run_until(&s, 2);
-	CU_ASSERT_EQUAL_FATAL(s.s_n, 2);
-	CU_ASSERT_EQUAL(s.s_order[1], 2);
-	CU_ASSERT_EQUAL(s.s_status[1], POOL_READY);
+	run_until(s, 2);
+	CU_ASSERT_EQUAL_FATAL(s->s_n, 2);
+	CU_ASSERT_EQUAL(s->s_order[1], 2);
+	CU_ASSERT_EQUAL(s->s_status[1], POOL_READY);
 	CU_ASSERT(w[2].w_pw.pw_fd >= 0);
 	CU_ASSERT_EQUAL(w[2].w_pw.pw_reused, 0);
 	pool_stats(p, &ps);
 	CU_ASSERT_EQUAL(ps.ps_open, 1);
 	CU_ASSERT_EQUAL(ps.ps_queued, 0);
 	pool_release(p, w[2].w_pw.pw_fd, 1);
-	pool_free(p);
-	teardown();
+	fx_close();
 }
 
 static void
 t_queue_timeout(void)
 {
-	struct pool		*p;
+	struct pool		*p = fx_open(1, 1, 1, 50);
+	struct seen		*s = &fx.f_seen;
 	struct pool_stats	 ps;
-	struct waiter		 w[2];
-	struct seen		 s = { 0 };
-	const char		*errstr = NULL;
-	int			 i;
 
-	setup();
-	p = pool_new("t", sockpath, 1, 1, 50, 1000, &errstr);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	for (i = 0; i < 2; i++) {
-		w[i].w_id = i;
-		w[i].w_seen = &s;
-	}
-	CU_ASSERT_EQUAL(pool_acquire(p, base, &w[0].w_pw, waiter_cb, &w[0]),
-	    POOL_READY);
-	CU_ASSERT_EQUAL(pool_acquire(p, base, &w[1].w_pw, waiter_cb, &w[1]),
-	    POOL_PENDING);
-	run_until(&s, 1);
-	CU_ASSERT_EQUAL_FATAL(s.s_n, 1);
-	CU_ASSERT_EQUAL(s.s_order[0], 1);
-	CU_ASSERT_EQUAL(s.s_status[0], POOL_ETIMEOUT);
+	CU_ASSERT_EQUAL(fx_acquire(0), POOL_READY);
+	CU_ASSERT_EQUAL(fx_acquire(1), POOL_PENDING);
+	run_until(s, 1);
+	CU_ASSERT_EQUAL_FATAL(s->s_n, 1);
+	CU_ASSERT_EQUAL(s->s_order[0], 1);
+	CU_ASSERT_EQUAL(s->s_status[0], POOL_ETIMEOUT);
 	pool_stats(p, &ps);
 	CU_ASSERT_EQUAL(ps.ps_queued, 0);
 	/* the slot is still held by the first request */
 	CU_ASSERT_EQUAL(ps.ps_open, 1);
-	pool_release(p, w[0].w_pw.pw_fd, 1);
+	pool_release(p, fx.f_w[0].w_pw.pw_fd, 1);
 	pool_stats(p, &ps);
 	CU_ASSERT_EQUAL(ps.ps_idle, 1);
-	pool_free(p);
-	teardown();
+	fx_close();
 }
 
 static void
 t_stale(void)
 {
-	struct pool		*p;
+	struct pool		*p = fx_open(1, 1, 0, 1000);
+	struct waiter		*w = fx.f_w;
 	struct pool_stats	 ps;
-	struct waiter		 w[2];
-	struct seen		 s = { 0 };
-	const char		*errstr = NULL;
-	int			 peer, fd, i;
+	int			 peer;
 
-	setup();
-	p = pool_new("t", sockpath, 1, 0, 1000, 1000, &errstr);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	for (i = 0; i < 2; i++) {
-		w[i].w_id = i;
-		w[i].w_seen = &s;
-	}
-	CU_ASSERT_EQUAL(pool_acquire(p, base, &w[0].w_pw, waiter_cb, &w[0]),
-	    POOL_READY);
-	fd = w[0].w_pw.pw_fd;
-	pool_release(p, fd, 1);
+	CU_ASSERT_EQUAL(fx_acquire(0), POOL_READY);
+	pool_release(p, w[0].w_pw.pw_fd, 1);
 	/* the backend closes the idle connection */
-	peer = accept(lfd, NULL, NULL);
+	peer = accept(fx.f_lfds[0], NULL, NULL);
 	CU_ASSERT_FATAL(peer >= 0);
 	close(peer);
-	CU_ASSERT_EQUAL(pool_acquire(p, base, &w[1].w_pw, waiter_cb, &w[1]),
-	    POOL_READY);
+	CU_ASSERT_EQUAL(fx_acquire(1), POOL_READY);
 	/* a fresh connection, not the dead one */
 	CU_ASSERT_EQUAL(w[1].w_pw.pw_reused, 0);
 	pool_stats(p, &ps);
@@ -281,67 +311,49 @@ t_stale(void)
 	pool_release(p, w[1].w_pw.pw_fd, 0);
 	pool_stats(p, &ps);
 	CU_ASSERT_EQUAL(ps.ps_open, 0);
-	pool_free(p);
-	teardown();
+	fx_close();
 }
 
 static void
 t_cancel(void)
 {
-	struct pool		*p;
+	struct pool		*p = fx_open(1, 1, 4, 5000);
+	struct waiter		*w = fx.f_w;
 	struct pool_stats	 ps;
-	struct waiter		 w[3];
-	struct seen		 s = { 0 };
-	const char		*errstr = NULL;
-	int			 i;
 
-	setup();
-	p = pool_new("t", sockpath, 1, 4, 5000, 1000, &errstr);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	for (i = 0; i < 3; i++) {
-		w[i].w_id = i;
-		w[i].w_seen = &s;
-	}
-	CU_ASSERT_EQUAL(pool_acquire(p, base, &w[0].w_pw, waiter_cb, &w[0]),
-	    POOL_READY);
-	CU_ASSERT_EQUAL(pool_acquire(p, base, &w[1].w_pw, waiter_cb, &w[1]),
-	    POOL_PENDING);
-	CU_ASSERT_EQUAL(pool_acquire(p, base, &w[2].w_pw, waiter_cb, &w[2]),
-	    POOL_PENDING);
+	CU_ASSERT_EQUAL(fx_acquire(0), POOL_READY);
+	CU_ASSERT_EQUAL(fx_acquire(1), POOL_PENDING);
+	CU_ASSERT_EQUAL(fx_acquire(2), POOL_PENDING);
 	pool_cancel(&w[1].w_pw);
 	pool_release(p, w[0].w_pw.pw_fd, 1);
 	/* handed to 2 (not yet run); cancelling 2 gives the fd back */
 	pool_cancel(&w[2].w_pw);
-	run_until(&s, 1);
-	CU_ASSERT_EQUAL(s.s_n, 0);
+	run_until(&fx.f_seen, 1);
+	CU_ASSERT_EQUAL(fx.f_seen.s_n, 0);
 	pool_stats(p, &ps);
 	CU_ASSERT_EQUAL(ps.ps_queued, 0);
 	CU_ASSERT_EQUAL(ps.ps_open, 1);
 	CU_ASSERT_EQUAL(ps.ps_idle, 1);
-	pool_free(p);
-	teardown();
+	fx_close();
 }
 
+/* No listener at all: the fixture's folder stays empty. */
 static void
 t_connect_fail(void)
 {
-	struct pool		*p;
 	struct pool_stats	 ps;
-	struct waiter		 w = { .w_id = 0 };
-	struct seen		 s = { 0 };
 	const char		*errstr = NULL;
 
-	w.w_seen = &s;
-	p = pool_new("t", "/nonexistent/agora.sock", 2, 4, 1000, 1000,
+	fx_open(0, 0, 0, 0);
+	fx.f_pool = pool_new("t", "/nonexistent/agora.sock", 2, 4, 1000, 1000,
 	    &errstr);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	CU_ASSERT_EQUAL(pool_acquire(p, base, &w.w_pw, waiter_cb, &w),
-	    POOL_ECONNECT);
-	pool_stats(p, &ps);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fx.f_pool);
+	CU_ASSERT_EQUAL(fx_acquire(0), POOL_ECONNECT);
+	pool_stats(fx.f_pool, &ps);
 	CU_ASSERT_EQUAL(ps.ps_open, 0);
-	pool_free(p);
 	CU_ASSERT_PTR_NULL(pool_new("t", "no-port", 1, 1, 1, 1, &errstr));
 	CU_ASSERT_PTR_NOT_NULL(errstr);
+	fx_close();
 }
 
 /* Another thread's loop waits in the queue; this thread releases. */
@@ -383,22 +395,14 @@ other_main(void *arg)
 static void
 t_handoff_thread(void)
 {
-	struct pool	*p;
+	struct pool	*p = fx_open(1, 1, 4, 5000);
 	struct other	 o;
-	struct waiter	 w = { .w_id = 0 };
-	struct seen	 s = { 0 };
 	pthread_t	 t;
-	const char	*errstr = NULL;
 	int		 fd, i;
 
-	setup();
 	memset(&o, 0, sizeof(o));
-	w.w_seen = &s;
-	p = pool_new("t", sockpath, 1, 4, 5000, 1000, &errstr);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	CU_ASSERT_EQUAL(pool_acquire(p, base, &w.w_pw, waiter_cb, &w),
-	    POOL_READY);
-	fd = w.w_pw.pw_fd;
+	CU_ASSERT_EQUAL(fx_acquire(0), POOL_READY);
+	fd = fx.f_w[0].w_pw.pw_fd;
 	o.o_pool = p;
 	pthread_create(&t, NULL, other_main, &o);
 	for (i = 0; i < 2000 && !o.o_queued; i++)
@@ -411,102 +415,25 @@ t_handoff_thread(void)
 	CU_ASSERT_EQUAL(o.o_w.w_pw.pw_fd, fd);
 	pool_release(p, fd, 1);
 	event_base_free(o.o_base);
-	pool_free(p);
-	teardown();
-}
-
-
-/* Several listeners in one temporary folder, for multi-server pools. */
-#define NLISTEN	4
-static char	 mpaths[NLISTEN][128];
-static int	 mfds[NLISTEN];
-
-static void
-msetup(int n)
-{
-	struct sockaddr_un	 sun;
-	int			 i;
-
-	setup();
-	for (i = 0; i < n; i++) {
-		snprintf(mpaths[i], sizeof(mpaths[i]), "%s/m%d", sockdir, i);
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		strcpy(sun.sun_path, mpaths[i]);
-		mfds[i] = socket(AF_UNIX, SOCK_STREAM, 0);
-		if (bind(mfds[i], (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-		    listen(mfds[i], 128) == -1)
-			abort();
-	}
-}
-
-static void
-mteardown(int n)
-{
-	int	 i;
-
-	for (i = 0; i < n; i++) {
-		close(mfds[i]);
-		unlink(mpaths[i]);
-	}
-	teardown();
-}
-
-/* A pool over servers mpaths[0..n-1], each with max conns. */
-static struct pool *
-mpool(int n, int max, int queue)
-{
-	struct pool	*p;
-	const char	*errstr = NULL;
-	int		 i;
-
-	p = pool_new("m", mpaths[0], max, queue, 1000, 1000, &errstr);
-	if (p == NULL)
-		abort();
-	for (i = 1; i < n; i++)
-		if (pool_add_server(p, mpaths[i], max, &errstr) != i)
-			abort();
-	return p;
-}
-
-/* Which listener accepted the connection (-1: none of them). */
-static int
-listener_of(int fd)
-{
-	struct sockaddr_un	 sun;
-	socklen_t		 len = sizeof(sun);
-	int			 i;
-
-	memset(&sun, 0, sizeof(sun));
-	if (getpeername(fd, (struct sockaddr *)&sun, &len) == -1)
-		return -1;
-	for (i = 0; i < NLISTEN; i++)
-		if (strcmp(sun.sun_path, mpaths[i]) == 0)
-			return i;
-	return -1;
+	fx_close();
 }
 
 static void
 t_roundrobin(void)
 {
-	struct pool		*p;
+	struct pool		*p = fx_open(3, 4, 0, 1000);
+	struct waiter		*w = fx.f_w;
 	struct pool_stats	 ps;
-	struct waiter		 w = { .w_id = 0 };
-	struct seen		 s = { 0 };
 	int			 count[NLISTEN] = { 0 }, i, srv;
 
-	msetup(3);
-	w.w_seen = &s;
-	p = mpool(3, 4, 0);
 	for (i = 0; i < 30; i++) {
-		CU_ASSERT_EQUAL_FATAL(pool_acquire(p, base, &w.w_pw,
-		    waiter_cb, &w), POOL_READY);
-		srv = listener_of(w.w_pw.pw_fd);
-		CU_ASSERT_EQUAL(srv, w.w_pw.pw_server);
+		CU_ASSERT_EQUAL_FATAL(fx_acquire(0), POOL_READY);
+		srv = listener_of(w[0].w_pw.pw_fd);
+		CU_ASSERT_EQUAL(srv, w[0].w_pw.pw_server);
 		if (srv >= 0)
 			count[srv]++;
 		/* kept alive: round-robin still moves on */
-		pool_release(p, w.w_pw.pw_fd, 1);
+		pool_release(p, w[0].w_pw.pw_fd, 1);
 	}
 	CU_ASSERT_EQUAL(count[0], 10);
 	CU_ASSERT_EQUAL(count[1], 10);
@@ -517,28 +444,19 @@ t_roundrobin(void)
 	CU_ASSERT_EQUAL(ps.ps_max, 12);
 	CU_ASSERT_EQUAL(ps.ps_open, 3);
 	CU_ASSERT_EQUAL(ps.ps_idle, 3);
-	pool_free(p);
-	mteardown(3);
+	fx_close();
 }
 
 static void
 t_leastconn(void)
 {
-	struct pool	*p;
-	struct waiter	 w[6];
-	struct seen	 s = { 0 };
+	struct pool	*p = fx_open(2, 4, 0, 1000);
+	struct waiter	*w = fx.f_w;
 	int		 count[2] = { 0, 0 }, i;
 
-	msetup(2);
-	p = mpool(2, 4, 0);
 	pool_set_balance(p, POOL_LEASTCONN);
-	for (i = 0; i < 6; i++) {
-		w[i].w_id = i;
-		w[i].w_seen = &s;
-	}
 	for (i = 0; i < 4; i++) {
-		CU_ASSERT_EQUAL_FATAL(pool_acquire(p, base, &w[i].w_pw,
-		    waiter_cb, &w[i]), POOL_READY);
+		CU_ASSERT_EQUAL_FATAL(fx_acquire(i), POOL_READY);
 		count[w[i].w_pw.pw_server]++;
 	}
 	CU_ASSERT_EQUAL(count[0], 2);
@@ -548,16 +466,14 @@ t_leastconn(void)
 		if (w[i].w_pw.pw_server == 1)
 			pool_release(p, w[i].w_pw.pw_fd, 1);
 	for (i = 4; i < 6; i++) {
-		CU_ASSERT_EQUAL_FATAL(pool_acquire(p, base, &w[i].w_pw,
-		    waiter_cb, &w[i]), POOL_READY);
+		CU_ASSERT_EQUAL_FATAL(fx_acquire(i), POOL_READY);
 		CU_ASSERT_EQUAL(w[i].w_pw.pw_server, 1);
 		CU_ASSERT_EQUAL(listener_of(w[i].w_pw.pw_fd), 1);
 	}
 	for (i = 0; i < 6; i++)
 		if (w[i].w_pw.pw_server == 0 || i >= 4)
 			pool_release(p, w[i].w_pw.pw_fd, 0);
-	pool_free(p);
-	mteardown(2);
+	fx_close();
 }
 
 /*
@@ -632,89 +548,74 @@ t_hash_stability(void)
 	pool_free(p3);
 }
 
+
 /* A hash request waits for its own server, not for any. */
 static void
 t_hash_queue(void)
 {
-	struct pool	*p;
-	struct waiter	 w[3];
-	struct seen	 s = { 0 };
+	struct pool	*p = fx_open(2, 1, 4, 1000);
+	struct waiter	*w = fx.f_w;
+	struct seen	*s = &fx.f_seen;
 	const char	*key0 = NULL;
 	char		 key[32];
 	int		 i, other;
 
-	msetup(2);
-	p = mpool(2, 1, 4);
 	pool_set_balance(p, POOL_HASH);
-	for (i = 0; i < 3; i++) {
-		w[i].w_id = i;
-		w[i].w_seen = &s;
-	}
 	for (i = 0; i < 100 && key0 == NULL; i++) {
 		snprintf(key, sizeof(key), "k%d", i);
 		if (pool_server_for_key(p, key) == 0)
 			key0 = key;
 	}
 	CU_ASSERT_PTR_NOT_NULL_FATAL(key0);
-	CU_ASSERT_EQUAL_FATAL(pool_acquire_key(p, base, &w[0].w_pw,
-	    waiter_cb, &w[0], key0, -1), POOL_READY);
+	CU_ASSERT_EQUAL_FATAL(fx_acquire_key(0, key0, -1), POOL_READY);
 	CU_ASSERT_EQUAL(w[0].w_pw.pw_server, 0);
 	/* no key: round-robin takes server 1, the one with room */
-	CU_ASSERT_EQUAL_FATAL(pool_acquire(p, base, &w[1].w_pw, waiter_cb,
-	    &w[1]), POOL_READY);
+	CU_ASSERT_EQUAL_FATAL(fx_acquire(1), POOL_READY);
 	CU_ASSERT_EQUAL(w[1].w_pw.pw_server, 1);
 	other = w[1].w_pw.pw_fd;
 	/* the key's server is full: it waits for that one */
-	CU_ASSERT_EQUAL(pool_acquire_key(p, base, &w[2].w_pw, waiter_cb,
-	    &w[2], key0, -1), POOL_PENDING);
+	CU_ASSERT_EQUAL(fx_acquire_key(2, key0, -1), POOL_PENDING);
 	pool_release(p, other, 1);
 	run_for(100);
-	CU_ASSERT_EQUAL(s.s_n, 0);
+	CU_ASSERT_EQUAL(s->s_n, 0);
 	pool_release(p, w[0].w_pw.pw_fd, 1);
-	run_until(&s, 1);
-	CU_ASSERT_EQUAL_FATAL(s.s_n, 1);
-	CU_ASSERT_EQUAL(s.s_status[0], POOL_READY);
+	run_until(s, 1);
+	CU_ASSERT_EQUAL_FATAL(s->s_n, 1);
+	CU_ASSERT_EQUAL(s->s_status[0], POOL_READY);
 	CU_ASSERT_EQUAL(w[2].w_pw.pw_server, 0);
 	CU_ASSERT_EQUAL(listener_of(w[2].w_pw.pw_fd), 0);
 	/* a retry avoids the server that failed */
 	pool_release(p, w[2].w_pw.pw_fd, 1);
-	CU_ASSERT_EQUAL_FATAL(pool_acquire_key(p, base, &w[2].w_pw,
-	    waiter_cb, &w[2], key0, 0), POOL_READY);
+	CU_ASSERT_EQUAL_FATAL(fx_acquire_key(2, key0, 0), POOL_READY);
 	CU_ASSERT_EQUAL(w[2].w_pw.pw_server, 1);
 	pool_release(p, w[2].w_pw.pw_fd, 0);
-	pool_free(p);
-	mteardown(2);
+	fx_close();
 }
 
 /* Failures take a server out for a while; a down one gets nothing. */
 static void
 t_passive(void)
 {
-	struct pool			*p;
+	struct pool			*p = fx_open(1, 8, 0, 1000);
+	struct waiter			*w = fx.f_w;
 	struct pool_server_stats	 ss;
 	struct pool_stats		 ps;
-	struct waiter			 w = { .w_id = 0 };
-	struct seen			 s = { 0 };
 	const char			*errstr = NULL;
 	int				 i, rv, fails = 0, good = 0;
 
-	msetup(1);
-	w.w_seen = &s;
-	p = pool_new("m", mpaths[0], 8, 0, 1000, 1000, &errstr);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	CU_ASSERT_EQUAL(pool_add_server(p, "/nonexistent/agora.sock", 8,
 	    &errstr), 1);
 	pool_set_health(p, 2, 10000, 300);
 	for (i = 0; i < 20; i++) {
-		rv = pool_acquire(p, base, &w.w_pw, waiter_cb, &w);
+		rv = fx_acquire(0);
 		if (rv == POOL_ECONNECT) {
 			fails++;
 			continue;
 		}
 		CU_ASSERT_EQUAL_FATAL(rv, POOL_READY);
-		CU_ASSERT_EQUAL(w.w_pw.pw_server, 0);
+		CU_ASSERT_EQUAL(w[0].w_pw.pw_server, 0);
 		good++;
-		pool_release(p, w.w_pw.pw_fd, 0);
+		pool_release(p, w[0].w_pw.pw_fd, 0);
 	}
 	/* two connect failures, then server 1 is out */
 	CU_ASSERT_EQUAL(fails, 2);
@@ -735,58 +636,51 @@ t_passive(void)
 
 	/* failures the caller reports count the same */
 	pool_server_report(p, 0, 0);
-	CU_ASSERT_EQUAL_FATAL(pool_acquire_key(p, base, &w.w_pw, waiter_cb,
-	    &w, NULL, 1), POOL_READY);
-	CU_ASSERT_EQUAL(w.w_pw.pw_server, 0);
-	pool_release_report(p, w.w_pw.pw_fd, 0, 0);
+	CU_ASSERT_EQUAL_FATAL(fx_acquire_key(0, NULL, 1), POOL_READY);
+	CU_ASSERT_EQUAL(w[0].w_pw.pw_server, 0);
+	pool_release_report(p, w[0].w_pw.pw_fd, 0, 0);
 	CU_ASSERT_EQUAL(pool_server_stats(p, 0, &ss), 0);
 	CU_ASSERT_EQUAL(ss.ss_up, 0);
 	CU_ASSERT_EQUAL(ss.ss_failures, 2);
 	pool_free(p);
 
 	/* a lone server is never taken out */
-	p = pool_new("m", mpaths[0], 8, 0, 1000, 1000, &errstr);
+	p = fx.f_pool = pool_new("t", fx.f_paths[0], 8, 0, 1000, 1000,
+	    &errstr);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	pool_set_health(p, 1, 10000, 10000);
 	pool_server_report(p, 0, 0);
 	pool_server_report(p, 0, 0);
 	CU_ASSERT_EQUAL(pool_server_stats(p, 0, &ss), 0);
 	CU_ASSERT_EQUAL(ss.ss_up, 1);
-	pool_free(p);
-	mteardown(1);
+	fx_close();
 }
 
 /* The probe's verdict; with every server down the pool uses them all. */
 static void
 t_probe_down(void)
 {
-	struct pool			*p;
+	struct pool			*p = fx_open(2, 4, 0, 1000);
+	struct waiter			*w = fx.f_w;
 	struct pool_server_stats	 ss;
-	struct waiter			 w = { .w_id = 0 };
-	struct seen			 s = { 0 };
 	int				 i;
 
-	msetup(2);
-	w.w_seen = &s;
-	p = mpool(2, 4, 0);
 	pool_server_set_probe(p, 0, 0);
 	for (i = 0; i < 6; i++) {
-		CU_ASSERT_EQUAL_FATAL(pool_acquire(p, base, &w.w_pw,
-		    waiter_cb, &w), POOL_READY);
-		CU_ASSERT_EQUAL(w.w_pw.pw_server, 1);
-		CU_ASSERT_EQUAL(listener_of(w.w_pw.pw_fd), 1);
-		pool_release(p, w.w_pw.pw_fd, 0);
+		CU_ASSERT_EQUAL_FATAL(fx_acquire(0), POOL_READY);
+		CU_ASSERT_EQUAL(w[0].w_pw.pw_server, 1);
+		CU_ASSERT_EQUAL(listener_of(w[0].w_pw.pw_fd), 1);
+		pool_release(p, w[0].w_pw.pw_fd, 0);
 	}
 	CU_ASSERT_EQUAL(pool_server_stats(p, 0, &ss), 0);
 	CU_ASSERT_EQUAL(ss.ss_probe_down, 1);
 	CU_ASSERT_EQUAL(ss.ss_requests, 0);
 	pool_server_set_probe(p, 1, 0);
-	CU_ASSERT_EQUAL(pool_acquire(p, base, &w.w_pw, waiter_cb, &w),
-	    POOL_READY);
-	pool_release(p, w.w_pw.pw_fd, 0);
+	CU_ASSERT_EQUAL(fx_acquire(0), POOL_READY);
+	pool_release(p, w[0].w_pw.pw_fd, 0);
 	pool_server_set_probe(p, 0, 1);
 	pool_server_set_probe(p, 1, 1);
-	pool_free(p);
-	mteardown(2);
+	fx_close();
 }
 
 /* FCGI_MAX_CONNS applies only where the config left max conns out. */
