@@ -26,8 +26,12 @@ CREATE TABLE IF NOT EXISTS identities (
 	failed_at	BIGINT NOT NULL DEFAULT 0,
 	created_at	BIGINT NOT NULL,
 	updated_at	BIGINT NOT NULL,
+	last_login_at	BIGINT NULL,
 	UNIQUE KEY identities_username (username)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+-- Version 2: the time of the last password grant, for the GDPR export.
+ALTER TABLE identities ADD COLUMN IF NOT EXISTS last_login_at BIGINT NULL
+	AFTER updated_at;
 
 -- OAuth clients.  secret_hash is the hex SHA-256 of a random 256-bit
 -- secret (high entropy needs no slow hash), NULL for a public client.
@@ -89,3 +93,5 @@ CREATE TABLE IF NOT EXISTS signing_keys (
 
 INSERT IGNORE INTO schema_version (version, applied_at, description)
 	VALUES (1, UTC_TIMESTAMP(6), 'identities, clients, tokens, keys');
+INSERT IGNORE INTO schema_version (version, applied_at, description)
+	VALUES (2, UTC_TIMESTAMP(6), 'identities.last_login_at');

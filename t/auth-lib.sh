@@ -1,5 +1,6 @@
 # t/auth-lib.sh: what the t/auth-*.sh scripts share.  Source it after
-# t/lib.sh and t/lib-fcgi.sh.
+# t/lib.sh, and t/lib-fcgi.sh for the cgi-fcgi helpers; the gw_* helpers
+# at the end go through the gateway instead (t/platform-flow.sh).
 #
 #   auth_start [PROCESSES]   MariaDB, a master key, `agora-auth -B` (its
 #	output in $TMP/bootstrap.env, sourced: $AGORA_SERVICE_CLIENT_SECRET,
@@ -70,4 +71,66 @@ except Exception as e:
     v = "<error: %s>" % e
 sys.stdout.write(v if isinstance(v, str) else json.dumps(v, separators=(",", ":")))
 PYEOF
+}
+
+# --- through the gateway ($T_URL, after t_gateway_start and
+# t_auth_bootstrap), the way a shop's client asks for tokens.
+#
+#   gw_form K V [K V]...     an application/x-www-form-urlencoded body
+#   gw_token K V [K V]...    POST /api/auth/token with that form (no
+#	bearer token); the answer is the last response
+#   gw_login USER PASS       password grant, client "web": $AT and $RT
+#	(empty when refused; $T_STATUS says why)
+#   gw_refresh RT            refresh_token grant, client "web": $AT, $RT
+#   gw_service_token         client_credentials of the "service" client
+#	(secret from t_auth_bootstrap's output): $T_SERVICE_TOKEN
+
+gw_form()
+{
+	"$PY" -c 'import sys, urllib.parse
+a = sys.argv[1:]
+print(urllib.parse.urlencode(list(zip(a[0::2], a[1::2]))))' "$@"
+}
+
+gw_token()
+{
+	T_TOKEN='' t_http POST "$T_URL/api/auth/token" "$(gw_form "$@")" \
+	    -H 'Content-Type: application/x-www-form-urlencoded'
+}
+
+gw__tokens()
+{
+	AT=$(t_json 'j.get("access_token", "")')
+	RT=$(t_json 'j.get("refresh_token", "")')
+	case $AT in "<error"*) AT= ;; esac
+	case $RT in "<error"*) RT= ;; esac
+}
+
+gw_login()
+{
+	gw_token grant_type password client_id web username "$1" \
+	    password "$2"
+	gw__tokens
+}
+
+gw_refresh()
+{
+	gw_token grant_type refresh_token client_id web refresh_token "$1"
+	gw__tokens
+}
+
+gw_service_token()
+{
+	local id secret
+	[ -n "${T_SERVICE_TOKEN:-}" ] && return 0
+	t_auth_bootstrap
+	id=$(. "$TMP/auth-bootstrap.env"; echo "$AGORA_SERVICE_CLIENT_ID")
+	secret=$(. "$TMP/auth-bootstrap.env"
+	    echo "$AGORA_SERVICE_CLIENT_SECRET")
+	gw_token grant_type client_credentials client_id "$id" \
+	    client_secret "$secret"
+	T_SERVICE_TOKEN=$(t_json 'j.get("access_token", "")')
+	[ "$T_STATUS" = 200 ] ||
+	    t_bail "gw_service_token: client_credentials got $T_STATUS"
+	export T_SERVICE_TOKEN
 }

@@ -1,48 +1,15 @@
 #!/bin/bash
-# agora-users behind agora-gateway, with agora-auth: the gateway spawns
-# both, users reaches auth on the socket in the gateway's rundir, and a
-# registration made through /api/users logs in through /api/auth/token.
-# The identity params cannot be forged with client headers, so /users/me
-# without a verified token is 401.  The shipped config does not route
-# /api/users yet, so the test writes its own config and rules.
+# agora-users behind agora-gateway, with agora-auth, as the shipped
+# etc/gateway.conf and rules/agora.lua run them: the gateway spawns both
+# (and the auth-internal process users calls), and a registration made
+# through /api/users logs in through /api/auth/token.  The identity
+# params cannot be forged with client headers, so /users/me without a
+# verified token is 401.  (t/platform-flow.sh walks the whole platform.)
 . "$top_srcdir/t/lib.sh"
 
 t_mariadb_start
-t_master_key "$T_SECRETS"
-AGORA_DB_SOCKET=$T_DBSOCK AGORA_DB_PASSWORD_FILE=$T_SECRETS/db-password \
-    AGORA_MASTER_KEY_FILE=$T_SECRETS/master-key AGORA_AUTH_SCRYPT_N=16384 \
-    "$top_builddir/backends/auth/agora-auth" -B >"$TMP/bootstrap.env" \
-    2>"$TMP/bootstrap.err" || t_bail "agora-auth -B failed"
-
-cat >"$TMP/rules.lua" <<'EOF2'
-route { prefix = "/api/users", service = "users", strip = "/api" }
-route { prefix = "/api/auth", service = "auth", strip = "/api" }
-EOF2
-cat >"$TMP/gateway.conf" <<EOF2
-workers \$workers
-listen on 127.0.0.1 port \$http_port
-admin listen on 127.0.0.1 port \$admin_port
-rules "$TMP/rules.lua"
-service auth {
-	socket "\${rundir}/auth.sock"
-	program "\${sbindir}/agora-auth"
-	env AGORA_DB_SOCKET "\${dbsock}"
-	env AGORA_DB_PASSWORD_FILE "\${secrets}/db-password"
-	env AGORA_MASTER_KEY_FILE "\${secrets}/master-key"
-	env AGORA_AUTH_SCRYPT_N "16384"
-	read timeout 30s
-}
-service users {
-	socket "\${rundir}/users.sock"
-	program "\${sbindir}/agora-users"
-	env AGORA_DB_SOCKET "\${dbsock}"
-	env AGORA_DB_PASSWORD_FILE "\${secrets}/db-password"
-	env AGORA_MASTER_KEY_FILE "\${secrets}/master-key"
-	env AGORA_AUTH_SOCKET "\${rundir}/auth.sock"
-	read timeout 30s
-}
-EOF2
-t_gateway_start "$TMP/gateway.conf"
+t_auth_bootstrap
+t_gateway_start
 U=$T_URL/api/users
 
 t_http POST "$U" '{"email":"gw@example.com","password":"gatewaypass","name":"Gina Way"}'

@@ -1,6 +1,6 @@
 #!/bin/bash
-# agora-users GDPR: the export holds everything users keeps (and names
-# the services that join later); erasure shreds the data key, deletes the
+# agora-users GDPR: the export holds everything users keeps and auth's
+# part (and names the services that join later); erasure shreds the data key, deletes the
 # identity at auth (no more logins), emits user.erased, and the export is
 # gone.  When auth is down at erasure, the identity deletion is retried.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib.sh"
@@ -31,11 +31,19 @@ t_is "export: the profile, decrypted" \
     '["alice@example.com","Alice Liddell","+44 20 7946 0000"]'
 t_is "export: the addresses, decrypted" \
     "$(t_json '[a["line1"] for a in j["users"]["addresses"]]')" '["221B Baker Street"]'
-t_is "export: users is the section included" \
-    "$(t_json '[s["service"] for s in j["sections"] if s["included"]]')" '["users"]'
+t_is "export: users and auth are the sections included" \
+    "$(t_json '[s["service"] for s in j["sections"] if s["included"]]')" '["users","auth"]'
 t_is "export: the other services are listed as joining later" \
     "$(t_json 'sorted(s["service"] for s in j["sections"] if not s["included"])')" \
-    '["auth","catalog","inventory","notify","orders","payments","shipping"]'
+    '["catalog","inventory","notify","orders","payments","shipping"]'
+t_is "export: auth's part, the identity" \
+    "$(t_json '[j["auth"][k] for k in ("id", "username", "roles", "failed_logins", "active_sessions")]')" \
+    "[\"$ALICE\",\"alice@example.com\",[\"customer\"],0,1]"
+t_is "export: auth's part, the session" \
+    "$(t_json '[s["client_id"] for s in j["auth"]["sessions"]]')" '["web"]'
+t_like "export: auth's part, last login" "$(t_json 'j["auth"]["last_login_at"]')" \
+    '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$'
+t_ok "export: no hash, no token" eval '! t_body | grep -qi -e scrypt -e hash -e token'
 as_user "$ALICE"
 FCGI_USER='' FCGI_ROLES='' users GET /users/me/export
 t_problem "export: anonymous 401" 401
@@ -57,6 +65,9 @@ t_is "erase: a tombstone without personal data" \
 t_is "erase: user.erased emitted" \
     "$(t_sql "SELECT data FROM outbox WHERE type = 'user.erased'
 	AND aggregate_id = '$ALICE'" users)" "{\"id\":\"$ALICE\"}"
+t_is "erase: user.registered keeps no email" \
+    "$(t_sql "SELECT data FROM outbox WHERE type = 'user.registered'
+	AND aggregate_id = '$ALICE'" users)" "{\"id\": \"$ALICE\"}"
 t_is "erase: the identity is gone from auth" \
     "$(t_sql "SELECT COUNT(*) FROM identities WHERE id = $ALICE" auth)" 0
 users_login alice@example.com alicepassword
@@ -83,6 +94,8 @@ DAVE=$SUB
 UID_D=$(t_sql "SELECT id FROM users WHERE subject = '$DAVE'" users)
 users_auth_stop
 as_user "$DAVE"
+users GET /users/me/export
+t_problem "auth down: no export without auth's part" 503
 users DELETE /users/me
 t_is "auth down: erase still 202" "$T_STATUS" 202
 t_is "auth down: identity deletion pending" "$(t_json 'j["identity_deleted"]')" false

@@ -1,5 +1,6 @@
 # t/users-lib.sh: what the t/users-*.sh scripts share.  Source it after
-# t/lib.sh and t/lib-fcgi.sh; it sources t/auth-lib.sh.
+# t/lib.sh (and t/lib-fcgi.sh for the cgi-fcgi helpers); it sources
+# t/auth-lib.sh, whose gw_* helpers work through the gateway.
 #
 #   users_start          MariaDB, agora-auth (bootstrapped) and agora-users
 #	under spawn-fcgi; $AUTH_SOCK, $AUTH_PIDS, $USERS_SOCK; agora-users
@@ -11,6 +12,7 @@
 #   as_user SUB                    sets FCGI_USER/FCGI_ROLES for a customer
 #   users_auth_stop / users_auth_start   stop (by pid) and restart auth
 #   hex STRING                     uppercase hex of STRING, as SQL HEX()
+#   gw_register EMAIL PASS NAME [PHONE]  the same through the gateway
 
 # shellcheck source=t/auth-lib.sh
 . "$top_srcdir/t/auth-lib.sh"
@@ -80,4 +82,21 @@ users_auth_start()
 hex()
 {
 	printf '%s' "$1" | od -An -tx1 | tr -d ' \n' | tr a-f A-F
+}
+
+# --- through the gateway ($T_URL):
+#   gw_register EMAIL PASS NAME [PHONE]   POST /api/users without a
+#	token; $SUB is the new subject (empty when refused)
+gw_register()
+{
+	local body
+	body=$("$PY" -c 'import json, sys
+d = {"email": sys.argv[1], "password": sys.argv[2], "name": sys.argv[3]}
+if len(sys.argv) > 4:
+    d["phone"] = sys.argv[4]
+print(json.dumps(d))' "$@")
+	T_TOKEN='' t_http POST "$T_URL/api/users" "$body"
+	SUB=
+	[ "$T_STATUS" = 201 ] && SUB=$(t_json 'j["id"]')
+	return 0
 }

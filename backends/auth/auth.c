@@ -37,6 +37,7 @@ static const struct route auth_routes[] = {
 	{ "POST", "/auth/introspect", introspect_handler },
 	{ "POST", "/auth/keys/rotate", keys_rotate_handler },
 	{ "POST", "/auth/identities", identities_create },
+	{ "GET", "/auth/identities/{id}", identities_get },
 	{ "DELETE", "/auth/identities/{id}", identities_delete },
 	{ "GET", "/.well-known/jwks.json", keys_jwks },
 	{ "GET", "/.well-known/openid-configuration", discovery_handler },

@@ -127,8 +127,9 @@ int	 refresh_revoke_family(const char *family);
 void	 introspect_handler(struct request *, struct response *);
 void	 revoke_handler(struct request *, struct response *);
 
-/* identities.c: created and removed by the users service. */
+/* identities.c: created, exported and removed by the users service. */
 void	 identities_create(struct request *, struct response *);
+void	 identities_get(struct request *, struct response *);
 void	 identities_delete(struct request *, struct response *);
 /* 0 and the new id, 1 when taken, -1 on error. */
 int	 identities_insert(const char *username, const char *password,

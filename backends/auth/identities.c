@@ -1,8 +1,13 @@
 /*
  * Identities as other services manage them: the users service creates
- * one at registration and deletes it at erasure (role "service"; admins
- * may too).  Registration itself, with its profile, is the users
- * service's business.
+ * one at registration, reads auth's part of the GDPR export, and deletes
+ * it at erasure (role "service"; admins may too).  Registration itself,
+ * with its profile, is the users service's business.
+ *
+ * The export (GET /auth/identities/{id}) is what auth holds about the
+ * person, never a secret: the username, roles, times (created, updated,
+ * last login), the failed-login count, and the live sessions (refresh
+ * token families: client, started, last used, expiry), not their hashes.
  */
 
 #include <errno.h>
@@ -31,6 +36,17 @@ static const char sql_delete[] =
 static const char sql_revoke_all[] =
     "UPDATE refresh_tokens SET state = 'revoked'"
     " WHERE identity_id = ? AND state <> 'revoked'";
+
+static const char sql_get[] =
+    "SELECT id, username, roles, created_at, updated_at, last_login_at,"
+    " failures FROM identities WHERE id = ?";
+/* One row per live session: its family's newest active token. */
+static const char sql_sessions[] =
+    "SELECT client_id, MIN(created_at), MAX(created_at), MAX(expires_at)"
+    " FROM refresh_tokens WHERE identity_id = ? AND family IN"
+    " (SELECT family FROM refresh_tokens WHERE identity_id = ?"
+    " AND state = 'active' AND expires_at > ?)"
+    " GROUP BY family, client_id ORDER BY MIN(created_at), family";
 
 static const char *const identities_known[] = {
 	"username", "password", "roles", NULL
@@ -173,6 +189,120 @@ identities_create(struct request *r, struct response *rs)
 	json_free(body);
 }
 
+/* The id of the {id} capture, or 0 (not an id: 404). */
+static long long
+identities_id(struct request *r)
+{
+	const char	*s = request_capture(r, "id");
+	char		*end;
+	long long	 id;
+
+	errno = 0;
+	id = s != NULL ? strtoll(s, &end, 10) : 0;
+	if (s == NULL || *s < '1' || *s > '9' || *end != '\0' ||
+	    errno != 0)
+		return 0;
+	return id;
+}
+
+/* Unix seconds as RFC 3339 UTC, or null for a NULL or 0 column. */
+static void
+identities_gen_time(yajl_gen g, const char *key, const struct db_value *v)
+{
+	time_t		 t;
+	struct tm	 tm;
+	char		 buf[32];
+
+	json_gen_cstr(g, key);
+	if (v->isnull || v->i <= 0) {
+		yajl_gen_null(g);
+		return;
+	}
+	t = (time_t)v->i;
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_gen_cstr(g, buf);
+}
+
+/* A space-separated list as a JSON array. */
+static void
+identities_gen_list(yajl_gen g, const char *key, const char *list)
+{
+	const char	*p;
+	size_t		 n;
+
+	json_gen_cstr(g, key);
+	yajl_gen_array_open(g);
+	for (p = list; *p != '\0'; p += strspn(p, " ")) {
+		n = strcspn(p, " ");
+		if (n > 0)
+			yajl_gen_string(g, (const unsigned char *)p, n);
+		p += n;
+	}
+	yajl_gen_array_close(g);
+}
+
+void
+identities_get(struct request *r, struct response *rs)
+{
+	struct db_result	*res, *ses;
+	struct db_param		 p[3];
+	yajl_gen		 g;
+	long long		 id;
+	size_t			 i;
+
+	if (!identity_require_role(r, rs, "service", "admin"))
+		return;
+	if ((id = identities_id(r)) == 0) {
+		problem_send(r, rs, 404, "no such identity");
+		return;
+	}
+	p[0] = (struct db_param)DB_INT(id);
+	if (db_query(sql_get, p, 1, &res) == -1) {
+		problem_db(r, rs, "identity get");
+		return;
+	}
+	if (res->nrows == 0) {
+		db_result_free(res);
+		problem_send(r, rs, 404, "no such identity");
+		return;
+	}
+	p[1] = (struct db_param)DB_INT(id);
+	p[2] = (struct db_param)DB_INT((long long)time(NULL));
+	if (db_query(sql_sessions, p, 3, &ses) == -1) {
+		db_result_free(res);
+		problem_db(r, rs, "identity sessions");
+		return;
+	}
+	response_header(rs, "Cache-Control", "no-store");
+	g = response_json(rs);
+	yajl_gen_map_open(g);
+	json_gen_kv_str(g, "id", db_value(res, 0, 0)->s);
+	json_gen_kv_str(g, "username", db_value(res, 0, 1)->s);
+	identities_gen_list(g, "roles", db_value(res, 0, 2)->s);
+	identities_gen_time(g, "created_at", db_value(res, 0, 3));
+	identities_gen_time(g, "updated_at", db_value(res, 0, 4));
+	identities_gen_time(g, "last_login_at", db_value(res, 0, 5));
+	json_gen_kv_int(g, "failed_logins", db_value(res, 0, 6)->i);
+	json_gen_kv_int(g, "active_sessions", (long long)ses->nrows);
+	json_gen_cstr(g, "sessions");
+	yajl_gen_array_open(g);
+	for (i = 0; i < ses->nrows; i++) {
+		yajl_gen_map_open(g);
+		json_gen_kv_str(g, "client_id", db_value(ses, i, 0)->s);
+		identities_gen_time(g, "started_at", db_value(ses, i, 1));
+		identities_gen_time(g, "refreshed_at", db_value(ses, i, 2));
+		identities_gen_time(g, "expires_at", db_value(ses, i, 3));
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
+	yajl_gen_map_close(g);
+	log_info("identity %lld exported for %s rid=%s", id,
+	    request_param(r, "REMOTE_USER"), r->rq_id);
+	db_result_free(ses);
+	db_result_free(res);
+}
+
 static int
 identities_delete_txn(void *arg)
 {
@@ -193,17 +323,12 @@ identities_delete_txn(void *arg)
 void
 identities_delete(struct request *r, struct response *rs)
 {
-	const char	*s = request_capture(r, "id");
-	char		*end;
 	long long	 id;
 	int		 rc;
 
 	if (!identity_require_role(r, rs, "service", "admin"))
 		return;
-	errno = 0;
-	id = s != NULL ? strtoll(s, &end, 10) : 0;
-	if (s == NULL || *s < '1' || *s > '9' || *end != '\0' ||
-	    errno != 0) {
+	if ((id = identities_id(r)) == 0) {
 		problem_send(r, rs, 404, "no such identity");
 		return;
 	}

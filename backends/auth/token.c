@@ -32,7 +32,8 @@ static const char sql_failed[] =
     "UPDATE identities SET failures = GREATEST(CAST(failures AS SIGNED)"
     " - FLOOR((? - failed_at) / ?), 0) + 1, failed_at = ? WHERE id = ?";
 static const char sql_login_ok[] =
-    "UPDATE identities SET failures = 0, failed_at = 0 WHERE id = ?";
+    "UPDATE identities SET failures = 0, failed_at = 0, last_login_at = ?"
+    " WHERE id = ?";
 static const char sql_rehash[] =
     "UPDATE identities SET password_hash = ?, updated_at = ?"
     " WHERE id = ?";
@@ -275,9 +276,11 @@ token_password(struct request *r, struct response *rs,
 	xasprintf(&tg->sub, "%lld", id);
 	tg->roles = xstrdup(db_value(res, 0, 2)->s);
 	db_result_free(res);
-	p[0] = (struct db_param)DB_INT(id);
-	if (failures != 0 && db_exec(sql_login_ok, p, 1, NULL, NULL) == -1) {
-		problem_db(r, rs, "resetting failures");
+	/* Every login: the failures go, the time is kept for the export. */
+	p[0] = (struct db_param)DB_INT(now);
+	p[1] = (struct db_param)DB_INT(id);
+	if (db_exec(sql_login_ok, p, 2, NULL, NULL) == -1) {
+		problem_db(r, rs, "recording the login");
 		return -1;
 	}
 	/* Parameters raised since this hash was made: rehash now. */

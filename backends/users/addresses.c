@@ -1,7 +1,8 @@
 /*
- * The caller's postal addresses: list, read, add, delete.  Every query
- * names the caller's user id as well as the address id, so someone
- * else's address is simply not found (404, never 403).  Lines, city and
+ * The caller's postal addresses: list, read, add, update, delete.  Every
+ * query
+ * names the caller's user id as well as the address id, so
+ * someone else's address is simply not found (404, never 403).  Lines, city and
  * postal code are sealed with "address/<id>/<field>" under the user's
  * data key; the country stays in clear (shipping zones need it).
  */
@@ -9,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #include "cursor.h"
 #include "db.h"
@@ -45,6 +48,12 @@ static const char sql_insert[] =
 static const char sql_seal[] =
     "UPDATE addresses SET line1_enc = ?, line2_enc = ?, city_enc = ?,"
     " postal_code_enc = ? WHERE id = ?";
+static const char sql_get_lock[] =
+    "SELECT " ADDR_COLS " FROM addresses WHERE id = ? AND user_id = ?"
+    " FOR UPDATE";
+static const char sql_update[] =
+    "UPDATE addresses SET line1_enc = ?, line2_enc = ?, city_enc = ?,"
+    " postal_code_enc = ?, country = ? WHERE id = ? AND user_id = ?";
 static const char sql_delete[] =
     "DELETE FROM addresses WHERE id = ? AND user_id = ?";
 
@@ -296,6 +305,48 @@ addresses_check_text(struct validate *v, const char *field, const char *s)
 		}
 }
 
+/*
+ * Validates an address body into vals and country; errors go to v.  For
+ * a PATCH (patch set) every member is optional, set[i] says whether
+ * member i was given, and null clears an optional one.
+ */
+static void
+addresses_input(struct validate *v, yajl_val body, int patch,
+    const char *vals[ADDR_NFIELDS], int set[ADDR_NFIELDS],
+    const char **country)
+{
+	yajl_val	 m;
+	size_t		 i;
+	int		 flags;
+
+	validate_known(v, body, "", addr_known, NULL);
+	for (i = 0; i < ADDR_NFIELDS; i++) {
+		vals[i] = NULL;
+		flags = addr_fields[i].af_flags;
+		if (patch) {
+			if ((m = json_get(body, addr_fields[i].af_name)) ==
+			    NULL)
+				continue;
+			set[i] = 1;
+			if (YAJL_IS_NULL(m) && !(flags & VALIDATE_REQUIRED))
+				continue;
+		}
+		if (validate_string(v, body, addr_fields[i].af_name,
+		    addr_fields[i].af_name, flags, 1,
+		    addr_fields[i].af_max, &vals[i]) == 1)
+			addresses_check_text(v, addr_fields[i].af_name,
+			    vals[i]);
+	}
+	*country = NULL;
+	if (patch && json_get(body, "country") == NULL)
+		return;
+	if (validate_string(v, body, "country", "country",
+	    VALIDATE_REQUIRED, 2, 2, country) == 1 &&
+	    strspn(*country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 2)
+		validate_error(v, "country", "must be an ISO 3166-1 alpha-2 "
+		    "code in capitals, like \"FR\"");
+}
+
 void
 addresses_create(struct request *r, struct response *rs)
 {
@@ -303,7 +354,6 @@ addresses_create(struct request *r, struct response *rs)
 	struct validate	 v;
 	yajl_val	 body;
 	char		*subject = NULL;
-	size_t		 i;
 
 	if (!identity_require_user(r, rs))
 		return;
@@ -317,18 +367,7 @@ addresses_create(struct request *r, struct response *rs)
 		problem_send(r, rs, 400, "the body must be a JSON object");
 		goto done;
 	}
-	validate_known(&v, body, "", addr_known, NULL);
-	for (i = 0; i < ADDR_NFIELDS; i++)
-		if (validate_string(&v, body, addr_fields[i].af_name,
-		    addr_fields[i].af_name, addr_fields[i].af_flags, 1,
-		    addr_fields[i].af_max, &an.vals[i]) == 1)
-			addresses_check_text(&v, addr_fields[i].af_name,
-			    an.vals[i]);
-	if (validate_string(&v, body, "country", "country",
-	    VALIDATE_REQUIRED, 2, 2, &an.country) == 1 &&
-	    strspn(an.country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 2)
-		validate_error(&v, "country", "must be an ISO 3166-1 alpha-2 "
-		    "code in capitals, like \"FR\"");
+	addresses_input(&v, body, 0, an.vals, NULL, &an.country);
 	if (v.v_n > 0) {
 		problem_validation(r, rs, &v);
 		goto done;
@@ -358,6 +397,138 @@ done:
 	validate_free(&v);
 	json_free(body);
 }
+
+/* --- PATCH ---------------------------------------------------------------- */
+
+struct addr_patch {
+	struct request	*r;
+	struct response	*rs;
+	const char	*subject;
+	long long	 id;
+	const char	*vals[ADDR_NFIELDS];
+	int		 set[ADDR_NFIELDS];
+	const char	*country;	/* NULL: unchanged */
+};
+
+/*
+ * Opens what is kept, takes what the body changes, and seals every field
+ * again with fresh nonces.
+ */
+static int
+addresses_update_txn(void *arg)
+{
+	struct addr_patch	*ap = arg;
+	struct user		 u;
+	struct db_result	*res = NULL;
+	struct db_param		 p[ADDR_NFIELDS + 3];
+	const struct db_value	*dv;
+	char			*plain[ADDR_NFIELDS], *sealed[ADDR_NFIELDS];
+	char			 field[64];
+	const char		*val;
+	size_t			 i;
+	int			 rc;
+
+	memset(plain, 0, sizeof plain);
+	memset(sealed, 0, sizeof sealed);
+	if ((rc = profile_load(ap->subject, 1, &u)) != 0)
+		return rc == 1 ? ADDR_GONE : rc == -2 ? ADDR_CRYPTO : -1;
+	p[0] = (struct db_param)DB_INT(ap->id);
+	p[1] = (struct db_param)DB_INT(u.u_id);
+	if ((rc = db_query(sql_get_lock, p, 2, &res)) != 0)
+		goto done;
+	if (res->nrows == 0) {
+		rc = ADDR_GONE;
+		goto done;
+	}
+	for (i = 0; i < ADDR_NFIELDS; i++) {
+		snprintf(field, sizeof field, "address/%lld/%s", ap->id,
+		    addr_fields[i].af_name);
+		dv = db_value(res, 0, AC_LINE1 + i);
+		if (!ap->set[i] && !dv->isnull && (plain[i] =
+		    vault_open(u.u_dk, u.u_id, field, dv->s)) == NULL) {
+			rc = ADDR_CRYPTO;
+			goto done;
+		}
+		val = ap->set[i] ? ap->vals[i] : plain[i];
+		sealed[i] = vault_seal(u.u_dk, u.u_id, field, val);
+		if (val != NULL && sealed[i] == NULL) {
+			rc = ADDR_CRYPTO;
+			goto done;
+		}
+		p[i] = (struct db_param)DB_STR(sealed[i]);
+	}
+	p[ADDR_NFIELDS] = (struct db_param)DB_STR(ap->country != NULL ?
+	    ap->country : db_value(res, 0, AC_COUNTRY)->s);
+	p[ADDR_NFIELDS + 1] = (struct db_param)DB_INT(ap->id);
+	p[ADDR_NFIELDS + 2] = (struct db_param)DB_INT(u.u_id);
+	if ((rc = db_exec(sql_update, p, ADDR_NFIELDS + 3, NULL, NULL)) != 0)
+		goto done;
+	rc = addresses_answer(ap->r, ap->rs, &u, ap->id, 200);
+done:
+	for (i = 0; i < ADDR_NFIELDS; i++) {
+		if (plain[i] != NULL)
+			OPENSSL_cleanse(plain[i], strlen(plain[i]));
+		free(plain[i]);
+		free(sealed[i]);
+	}
+	db_result_free(res);
+	profile_clear(&u);
+	return rc;
+}
+
+void
+addresses_update(struct request *r, struct response *rs)
+{
+	struct addr_patch	 ap;
+	struct validate		 v;
+	yajl_val		 body;
+	char			*subject = NULL;
+
+	if (!identity_require_user(r, rs))
+		return;
+	if ((body = request_json(r, rs)) == NULL)
+		return;
+	memset(&ap, 0, sizeof ap);
+	ap.r = r;
+	ap.rs = rs;
+	validate_init(&v);
+	if (!YAJL_IS_OBJECT(body)) {
+		problem_send(r, rs, 400, "the body must be a JSON object");
+		goto done;
+	}
+	addresses_input(&v, body, 1, ap.vals, ap.set, &ap.country);
+	if (v.v_n > 0) {
+		problem_validation(r, rs, &v);
+		goto done;
+	}
+	/* Someone else's id, or garbage: the same 404. */
+	if ((ap.id = request_capture_id(r, "id")) == 0) {
+		problem_send(r, rs, 404, "no such address");
+		goto done;
+	}
+	ap.subject = subject = identity_caller(r);
+	switch (db_transaction(addresses_update_txn, &ap)) {
+	case 0:
+		log_info("address %lld updated for %s rid=%s", ap.id, subject,
+		    r->rq_id);
+		break;
+	case ADDR_GONE:
+		problem_send(r, rs, 404, "no such address");
+		break;
+	case ADDR_CRYPTO:
+		problem_internal(r, rs, 500, "address does not decrypt");
+		break;
+	default:
+		problem_db(r, rs, "address update");
+		break;
+	}
+done:
+	free(subject);
+	validate_free(&v);
+	json_free(body);
+}
+
+/* --- DELETE --------------------------------------------------------------- */
 
 void
 addresses_delete(struct request *r, struct response *rs)

@@ -168,6 +168,33 @@ authcall_delete(const char *rid, const char *subject)
 	return rc;
 }
 
+enum authcall_result
+authcall_export(const char *rid, const char *subject,
+    struct authcall_answer *ans)
+{
+	struct fcgi_client_response	 resp;
+	enum authcall_result		 rc = AUTHCALL_UNAVAILABLE;
+	char				*path;
+
+	memset(ans, 0, sizeof *ans);
+	xasprintf(&path, "/auth/identities/%s", subject);
+	if (authcall_run(rid, "GET", path, NULL, 0, &resp) == 0) {
+		ans->status = resp.status;
+		if (resp.status == 200) {
+			rc = AUTHCALL_OK;
+			ans->body = xstrndup(resp.body, resp.bodylen);
+			ans->bodylen = resp.bodylen;
+		} else if (resp.status == 404)
+			rc = AUTHCALL_REFUSED;
+		else
+			log_warnx("%s: auth answered %d to GET %s rid=%s",
+			    __func__, resp.status, path, rid);
+		fcgi_client_response_free(&resp);
+	}
+	free(path);
+	return rc;
+}
+
 void
 authcall_answer_free(struct authcall_answer *ans)
 {

@@ -34,6 +34,7 @@ static const struct route users_routes[] = {
 	{ "GET", "/users/me/addresses", addresses_list },
 	{ "POST", "/users/me/addresses", addresses_create },
 	{ "GET", "/users/me/addresses/{id}", addresses_get },
+	{ "PATCH", "/users/me/addresses/{id}", addresses_update },
 	{ "DELETE", "/users/me/addresses/{id}", addresses_delete },
 	{ NULL, NULL, NULL }
 };

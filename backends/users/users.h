@@ -7,7 +7,9 @@
  *   AGORA_MASTER_KEY_FILE   at least 32 bytes; the per-user data keys are
  *                           wrapped under a key derived from it
  *   AGORA_AUTH_SOCKET       agora-auth's FastCGI socket (path or
- *                           host:port), for registration and erasure
+ *                           host:port), for registration, export and
+ *                           erasure; not the socket the gateway's pool
+ *                           keeps busy (see etc/gateway.conf)
  *   AGORA_AUTH_TIMEOUT      milliseconds for one call to auth, default
  *                           5000
  *   AGORA_USERS_SWEEP_SECS  how often a process retries the identity
@@ -62,13 +64,20 @@ enum authcall_result {
 struct authcall_answer {
 	int	 status;
 	char	*ctype;
-	char	*body;		/* the problem auth answered, or NULL */
+	char	*body;		/* auth's problem or export, or NULL */
 	size_t	 bodylen;
 };
 /* POST /auth/identities; *id is the new identity. */
 enum authcall_result
 	 authcall_create(const char *rid, const char *email,
 	    const char *password, long long *id, struct authcall_answer *);
+/*
+ * GET /auth/identities/{subject}, auth's part of the GDPR export: OK with
+ * the JSON in ans->body, REFUSED when auth has no such identity (404).
+ */
+enum authcall_result
+	 authcall_export(const char *rid, const char *subject,
+	    struct authcall_answer *);
 /* DELETE /auth/identities/{subject}: OK also when it was gone already. */
 enum authcall_result
 	 authcall_delete(const char *rid, const char *subject);
@@ -117,6 +126,7 @@ void	 register_sweep(void);
 void	 addresses_list(struct request *, struct response *);
 void	 addresses_get(struct request *, struct response *);
 void	 addresses_create(struct request *, struct response *);
+void	 addresses_update(struct request *, struct response *);
 void	 addresses_delete(struct request *, struct response *);
 /*
  * Writes the user's addresses as a JSON array (no paging, for the
