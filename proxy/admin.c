@@ -212,25 +212,26 @@ static const struct admin_gauge {
 	const char *const	*g_labels;
 	metrics_collect_cb	 g_cb;
 	const char		*g_arg;
+	int			 g_counter;	/* a total, not a level */
 } admin_gauges[] = {
 	{ "agora_supervisor_processes_running", "Processes of the service "
-	    "running now.", admin_l_service, admin_collect_sup, "running" },
+	    "running now.", admin_l_service, admin_collect_sup, "running", 0 },
 	{ "agora_supervisor_processes", "Processes the service is "
 	    "configured to run.", admin_l_service, admin_collect_sup,
-	    "configured" },
-	{ "agora_supervisor_restarts", "Processes of the service restarted "
-	    "since the gateway started.", admin_l_service, admin_collect_sup,
-	    "restarts" },
-	{ "agora_supervisor_exits", "Process exits since the gateway "
+	    "configured", 0 },
+	{ "agora_supervisor_restarts_total", "Processes of the service "
+	    "restarted since the gateway started.", admin_l_service,
+	    admin_collect_sup, "restarts", 1 },
+	{ "agora_supervisor_exits_total", "Process exits since the gateway "
 	    "started, by exit status or signal.", admin_l_exits,
-	    admin_collect_sup, "exits" },
-	{ "agora_probe_checks", "Active health checks done, by result.",
-	    admin_l_result, admin_collect_probe, NULL },
+	    admin_collect_sup, "exits", 1 },
+	{ "agora_probe_checks_total", "Active health checks done, by "
+	    "result.", admin_l_result, admin_collect_probe, NULL, 1 },
 	{ "agora_config_generation", "Configuration generation serving now "
 	    "(1 at start, one more per reload).", NULL, admin_collect_gen,
-	    "generation" },
+	    "generation", 0 },
 	{ "agora_ready", "1 when /readyz answers 200.", NULL,
-	    admin_collect_gen, "ready" },
+	    admin_collect_gen, "ready", 0 },
 };
 
 /* Once per process: the registry outlives any one admin. */
@@ -246,8 +247,9 @@ admin_register(void)
 	admin_registered = 1;
 	for (i = 0; i < sizeof(admin_gauges) / sizeof(admin_gauges[0]); i++) {
 		g = &admin_gauges[i];
-		if (metrics_gauge_func(stats_metrics(), g->g_name, g->g_help,
-		    g->g_labels, g->g_cb, (void *)(uintptr_t)g->g_arg, &errstr) == NULL)
+		if ((g->g_counter ? metrics_counter_func : metrics_gauge_func)(
+		    stats_metrics(), g->g_name, g->g_help, g->g_labels, g->g_cb,
+		    (void *)(uintptr_t)g->g_arg, &errstr) == NULL)
 			log_warnx("%s: %s: %s", __func__, g->g_name, errstr);
 	}
 }

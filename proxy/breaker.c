@@ -74,6 +74,22 @@ breaker_config_status(struct breaker_config *c, int status, int on)
 		c->error_status[bit / 64] &= ~(1ULL << (bit % 64));
 }
 
+int
+breaker_config_same(const struct breaker_config *a,
+    const struct breaker_config *b)
+{
+	if ((a->name == NULL) != (b->name == NULL) ||
+	    (a->name != NULL && strcmp(a->name, b->name) != 0))
+		return 0;
+	return a->buckets == b->buckets && a->bucket_ms == b->bucket_ms &&
+	    a->volume == b->volume && a->error_pct == b->error_pct &&
+	    a->sleep_ms == b->sleep_ms && a->probes == b->probes &&
+	    a->slow_ms == b->slow_ms &&
+	    a->max_concurrent == b->max_concurrent &&
+	    a->error_status[0] == b->error_status[0] &&
+	    a->error_status[1] == b->error_status[1];
+}
+
 struct breaker *
 breaker_new(const struct breaker_config *c, const char **errstr)
 {

@@ -103,6 +103,15 @@ void		 breaker_config_default(struct breaker_config *);
 void		 breaker_config_status(struct breaker_config *, int status,
 		    int on);
 
+/*
+ * 1 if a and b configure the same breaker: same name and same policy
+ * (window, volume, threshold, sleep, probes, slow, bulkhead, error
+ * statuses); the callback and its argument do not count.  A reload keeps
+ * the state of a breaker whose config is the same (generation.h).
+ */
+int		 breaker_config_same(const struct breaker_config *,
+		    const struct breaker_config *);
+
 /* NULL with *errstr (static) if the config is invalid. */
 struct breaker	*breaker_new(const struct breaker_config *,
 		    const char **errstr);

@@ -89,12 +89,26 @@ generation_pick(int route, int svc, int global, unsigned int def)
 	return def;
 }
 
+/*
+ * A breaker and what its change callback needs, shared by the
+ * generations that have it (references under generation_mtx).  The
+ * names are copies: the configs they came from may go first.
+ */
+struct gen_bshared {
+	int			 bs_refs;
+	struct breaker		*bs_breaker;	/* owned */
+	struct breaker_config	 bs_cfg;	/* bs_cfg.name: bs_name */
+	char			*bs_name;
+	char			*bs_svc;
+	char			*bs_route;	/* "-": the service's */
+};
+
 /* Logged once per change, on the thread that caused it. */
 static void
 generation_breaker_change(struct breaker *b, enum breaker_state from,
     enum breaker_state to, void *arg)
 {
-	const struct gen_breaker	*gb = arg;
+	const struct gen_bshared	*bs = arg;
 	char				 detail[160];
 
 	snprintf(detail, sizeof(detail), "breaker %s: %s -> %s",
@@ -103,13 +117,82 @@ generation_breaker_change(struct breaker *b, enum breaker_state from,
 		log_info("%s", detail);
 	else
 		log_warnx("%s", detail);
-	stats_event(0, gb->gb_route != NULL && gb->gb_route->r_name != NULL ?
-	    gb->gb_route->r_name : "-", gb->gb_svc->svc_name, detail);
+	stats_event(0, bs->bs_route, bs->bs_svc, detail);
+}
+
+/* A new closed breaker for bc, or NULL (logged). */
+static struct gen_bshared *
+generation_bshared_new(const struct breaker_config *bc,
+    const struct gw_service *svc, const struct rule_route *route)
+{
+	struct gen_bshared	*bs;
+	const char		*errstr = NULL;
+
+	bs = xcalloc(1, sizeof(*bs));
+	bs->bs_refs = 1;
+	bs->bs_name = xstrdup(bc->name);
+	bs->bs_svc = xstrdup(svc->svc_name);
+	bs->bs_route = xstrdup(route != NULL && route->r_name != NULL ?
+	    route->r_name : "-");
+	bs->bs_cfg = *bc;
+	bs->bs_cfg.name = bs->bs_name;
+	bs->bs_cfg.on_change = generation_breaker_change;
+	bs->bs_cfg.arg = bs;
+	if ((bs->bs_breaker = breaker_new(&bs->bs_cfg, &errstr)) == NULL) {
+		log_warnx("%s: breaker %s: %s", __func__, bc->name, errstr);
+		free(bs->bs_name);
+		free(bs->bs_svc);
+		free(bs->bs_route);
+		free(bs);
+		return NULL;
+	}
+	return bs;
+}
+
+/* Drops a reference; the last one frees the breaker.  Any thread. */
+static void
+generation_bshared_release(struct gen_bshared *bs)
+{
+	int	 last;
+
+	if (bs == NULL)
+		return;
+	pthread_mutex_lock(&generation_mtx);
+	last = --bs->bs_refs == 0;
+	pthread_mutex_unlock(&generation_mtx);
+	if (!last)
+		return;
+	stats_breaker_unregister(bs->bs_breaker);
+	breaker_free(bs->bs_breaker);
+	free(bs->bs_name);
+	free(bs->bs_svc);
+	free(bs->bs_route);
+	free(bs);
+}
+
+/* The breaker of old that bc describes exactly, with a new reference. */
+static struct gen_bshared *
+generation_bshared_find(const struct generation *old,
+    const struct breaker_config *bc)
+{
+	struct gen_bshared	*bs;
+	int			 i;
+
+	for (i = 0; old != NULL && i < old->gen_nbreakers; i++) {
+		bs = old->gen_breakers[i].gb_shared;
+		if (!breaker_config_same(&bs->bs_cfg, bc))
+			continue;
+		pthread_mutex_lock(&generation_mtx);
+		bs->bs_refs++;
+		pthread_mutex_unlock(&generation_mtx);
+		return bs;
+	}
+	return NULL;
 }
 
 static void
-generation_breaker_add(struct generation *gen, const struct gw_service *svc,
-    const struct rule_route *route)
+generation_breaker_add(struct generation *gen, const struct generation *old,
+    const struct gw_service *svc, const struct rule_route *route)
 {
 	const struct gw_breaker		*g = &gen->gen_conf->conf_breaker;
 	const struct gw_breaker		*s = &svc->svc_breaker;
@@ -117,7 +200,6 @@ generation_breaker_add(struct generation *gen, const struct gw_service *svc,
 	struct breaker_config		 bc;
 	struct gen_breaker		*gb;
 	unsigned int			 window;
-	const char			*errstr = NULL;
 	char				 name[200];
 
 	gb = &gen->gen_breakers[gen->gen_nbreakers];	/* room made */
@@ -146,12 +228,13 @@ generation_breaker_add(struct generation *gen, const struct gw_service *svc,
 	bc.slow_ms = generation_pick(0, s->b_slow, g->b_slow, bc.slow_ms);
 	bc.max_concurrent = route == NULL ? (unsigned int)
 	    svc->svc_max_concurrent : 0;
-	bc.on_change = generation_breaker_change;
-	bc.arg = gb;
-	if ((gb->gb_breaker = breaker_new(&bc, &errstr)) == NULL) {
-		log_warnx("%s: breaker %s: %s", __func__, name, errstr);
+	if ((gb->gb_shared = generation_bshared_find(old, &bc)) != NULL)
+		log_debug("%s: breaker %s unchanged: its state carries over",
+		    __func__, name);
+	else if ((gb->gb_shared = generation_bshared_new(&bc, svc, route)) ==
+	    NULL)
 		return;
-	}
+	gb->gb_breaker = gb->gb_shared->bs_breaker;
 	gen->gen_nbreakers++;
 	stats_breaker_register(name, gb->gb_breaker);
 }
@@ -160,19 +243,23 @@ void
 generation_breakers(struct generation *gen)
 {
 	const struct rules	*rl = gen->gen_conf->conf_rules;
+	struct generation	*old;
 	int			 i;
 	size_t			 j;
 
-	/* room for all first: callbacks keep pointers to the entries */
+	/* the running generation, if any: its breakers may carry over */
+	old = generation_acquire();
 	gen->gen_breakers = xcalloc(gen->gen_npools + (rl ? rl->rl_nroutes :
 	    0) + 1, sizeof(*gen->gen_breakers));
 	for (i = 0; i < gen->gen_npools; i++)
-		generation_breaker_add(gen, gen->gen_pools[i].gp_svc, NULL);
+		generation_breaker_add(gen, old, gen->gen_pools[i].gp_svc,
+		    NULL);
 	for (j = 0; rl != NULL && j < rl->rl_nroutes; j++)
 		if (rl->rl_routes[j].r_breaker.rb_set &&
 		    rl->rl_routes[j].r_service != NULL)
-			generation_breaker_add(gen, rl->rl_routes[j].r_service,
-			    &rl->rl_routes[j]);
+			generation_breaker_add(gen, old,
+			    rl->rl_routes[j].r_service, &rl->rl_routes[j]);
+	generation_release(old);
 }
 
 void
@@ -212,10 +299,8 @@ generation_free(struct generation *gen)
 	int	 i;
 
 	log_debug("%s: generation %lu", __func__, gen->gen_id);
-	for (i = 0; i < gen->gen_nbreakers; i++) {
-		stats_breaker_unregister(gen->gen_breakers[i].gb_breaker);
-		breaker_free(gen->gen_breakers[i].gb_breaker);
-	}
+	for (i = 0; i < gen->gen_nbreakers; i++)
+		generation_bshared_release(gen->gen_breakers[i].gb_shared);
 	free(gen->gen_breakers);
 	for (i = 0; i < gen->gen_npools; i++)
 		pool_free(gen->gen_pools[i].gp_pool);
@@ -259,6 +344,29 @@ generation_release(struct generation *gen)
 		generation_free(gen);
 }
 
+/*
+ * The breakers of old that gen dropped (removed or changed) leave the
+ * admin listener now: the first generation stays referenced for as long
+ * as the gateway runs (gateway.c), so its breakers may never be freed.
+ * Requests still in flight on old keep using them.  Main thread.
+ */
+static void
+generation_breakers_retire(const struct generation *old,
+    const struct generation *gen)
+{
+	int	 i, j;
+
+	for (i = 0; old != NULL && i < old->gen_nbreakers; i++) {
+		for (j = 0; gen != NULL && j < gen->gen_nbreakers; j++)
+			if (gen->gen_breakers[j].gb_shared ==
+			    old->gen_breakers[i].gb_shared)
+				break;
+		if (gen == NULL || j == gen->gen_nbreakers)
+			stats_breaker_unregister(
+			    old->gen_breakers[i].gb_breaker);
+	}
+}
+
 void
 generation_swap(struct generation *gen)
 {
@@ -268,5 +376,6 @@ generation_swap(struct generation *gen)
 	old = generation_current;
 	generation_current = gen;
 	pthread_mutex_unlock(&generation_mtx);
+	generation_breakers_retire(old, gen);
 	generation_release(old);
 }

@@ -20,12 +20,20 @@ struct pool;
 
 struct breaker;
 struct rule_route;
+struct gen_bshared;
 
-/* A circuit breaker: a service's, or a route's own (rules breaker = {}). */
+/*
+ * A circuit breaker: a service's, or a route's own (rules breaker = {}).
+ * The breaker itself sits in a gen_bshared that generations share: a
+ * reload whose breaker has the same name and settings takes a reference
+ * to the running one, so its state (window, open, half-open probes,
+ * bulkhead count) carries over.  The last generation using it frees it.
+ */
 struct gen_breaker {
 	const struct gw_service	*gb_svc;
 	const struct rule_route	*gb_route;	/* NULL: the service's */
-	struct breaker		*gb_breaker;	/* owned */
+	struct breaker		*gb_breaker;	/* gb_shared's */
+	struct gen_bshared	*gb_shared;	/* one reference */
 };
 
 struct gen_pool {
@@ -59,7 +67,9 @@ struct pool		*generation_pool_name(const struct generation *,
  * its own breaker = {} (settings: the route's, else the service's
  * breaker block, else the global one, else breaker.h's defaults), and
  * registers them for the admin listener ("service", "service/route").
- * A new generation starts with closed breakers.  Main thread.
+ * A breaker whose name and settings are those of one in the current
+ * generation (a reload) is that breaker, state and all; a new or changed
+ * one starts closed.  Main thread, before generation_swap(gen).
  */
 void			 generation_breakers(struct generation *);
 /*

@@ -26,6 +26,7 @@ enum mt_type {
 	MT_GAUGE,
 	MT_HISTOGRAM,
 	MT_GAUGE_FUNC,
+	MT_COUNTER_FUNC,
 };
 
 static const char *const mt_typenames[] = {
@@ -33,6 +34,7 @@ static const char *const mt_typenames[] = {
 	[MT_GAUGE] = "gauge",
 	[MT_HISTOGRAM] = "histogram",
 	[MT_GAUGE_FUNC] = "gauge",
+	[MT_COUNTER_FUNC] = "counter",
 };
 
 const double metrics_latency_buckets[METRICS_LATENCY_NBUCKETS] = {
@@ -354,7 +356,7 @@ metrics_register(struct metrics *m, enum mt_type type, const char *name,
 		metrics_family_free(f);
 		return NULL;
 	}
-	if (n == 0 && type != MT_GAUGE_FUNC)
+	if (n == 0 && type != MT_GAUGE_FUNC && type != MT_COUNTER_FUNC)
 		(void)metrics_series(f, NULL);
 	return f;
 }
@@ -392,6 +394,28 @@ metrics_gauge_func(struct metrics *m, const char *name, const char *help,
 	struct metrics_family	*f;
 
 	f = metrics_register(m, MT_GAUGE_FUNC, name, help, labels, NULL, 0,
+	    errstr);
+	if (f != NULL) {
+		f->mf_cb = cb;
+		f->mf_arg = arg;
+	}
+	return f;
+}
+
+struct metrics_family *
+metrics_counter_func(struct metrics *m, const char *name, const char *help,
+    const char *const *labels, metrics_collect_cb cb, void *arg,
+    const char **errstr)
+{
+	struct metrics_family	*f;
+	size_t			 n = strlen(name);
+
+	/* A counter's samples are name_total: promtool wants the suffix. */
+	if (n < 6 || strcmp(name + n - 6, "_total") != 0) {
+		*errstr = "a counter's name must end in _total";
+		return NULL;
+	}
+	f = metrics_register(m, MT_COUNTER_FUNC, name, help, labels, NULL, 0,
 	    errstr);
 	if (f != NULL) {
 		f->mf_cb = cb;
@@ -659,7 +683,8 @@ metrics_render_buf(struct metrics *m, struct mt_buf *b)
 		mt_buf_add(b, " ", 1);
 		mt_buf_str(b, mt_typenames[f->mf_type]);
 		mt_buf_add(b, "\n", 1);
-		if (f->mf_type == MT_GAUGE_FUNC) {
+		if (f->mf_type == MT_GAUGE_FUNC ||
+		    f->mf_type == MT_COUNTER_FUNC) {
 			e.e_buf = b;
 			e.e_fam = f;
 			f->mf_cb(&e, f->mf_arg);
@@ -685,6 +710,7 @@ metrics_render_buf(struct metrics *m, struct mt_buf *b)
 				metrics_render_histogram(b, f, s);
 				break;
 			case MT_GAUGE_FUNC:
+			case MT_COUNTER_FUNC:
 				break;
 			}
 		}

@@ -39,7 +39,8 @@ extern const double	metrics_latency_buckets[];
 
 /*
  * Called at each scrape (registry locked: do not register from it) to
- * emit the current samples of a callback gauge with metrics_emit().
+ * emit the current samples of a callback gauge or counter with
+ * metrics_emit().
  */
 typedef void	(*metrics_collect_cb)(struct metrics_emit *, void *arg);
 
@@ -72,9 +73,19 @@ struct metrics_family	*metrics_gauge_func(struct metrics *,
 			    void *arg, const char **errstr);
 
 /*
+ * A counter whose samples come from cb at scrape time: for totals kept
+ * elsewhere (the supervisor's restarts).  The name must end in _total;
+ * cb must emit values that never decrease while the process lives.
+ */
+struct metrics_family	*metrics_counter_func(struct metrics *,
+			    const char *name, const char *help,
+			    const char *const *labels, metrics_collect_cb cb,
+			    void *arg, const char **errstr);
+
+/*
  * The series of a family for these label values (as many as the family
  * has label names; NULL if it has none), created on first use.  Never
- * NULL.  Not for callback gauges.
+ * NULL.  Not for callback gauges or counters.
  */
 struct metrics_series	*metrics_series(struct metrics_family *,
 			    const char *const *values);
@@ -98,7 +109,7 @@ double		metrics_histogram_sum(struct metrics_series *);
  */
 double		metrics_histogram_quantile(struct metrics_series *, double q);
 
-/* From a metrics_collect_cb: one sample of the gauge being scraped. */
+/* From a metrics_collect_cb: one sample of the family being scraped. */
 void	metrics_emit(struct metrics_emit *, const char *const *values,
 	    double v);
 

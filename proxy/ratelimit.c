@@ -49,6 +49,7 @@ struct rl_shard {
 } __attribute__((aligned(64)));	/* no false sharing between locks */
 
 struct ratelimit {
+	LIST_ENTRY(ratelimit)	 rl_entry;	/* ratelimit_tables */
 	struct rl_shard		*rl_shards;
 	size_t			 rl_nshards;
 	unsigned int		 rl_shift;	/* hash >> shift = shard */
@@ -71,8 +72,26 @@ struct ratelimit_policy {
 	size_t			 p_nwin;
 	int			 p_dry_run;
 	uint64_t		 p_id;
+	int			 p_live;	/* counted in ratelimit_ids */
 	char			*p_header;
 };
+
+/*
+ * Every table, and the identities of the policies alive now with how
+ * many policy objects have each: when the last policy of an identity is
+ * freed (a reload removed or changed it, and the old configuration went)
+ * its keys leave every table at once instead of waiting for the LRU.
+ * Lock order: ratelimit_reg_mtx, then a shard lock.
+ */
+struct rl_live {
+	uint64_t		 l_id;
+	size_t			 l_n;
+};
+static pthread_mutex_t		 ratelimit_reg_mtx = PTHREAD_MUTEX_INITIALIZER;
+static LIST_HEAD(, ratelimit)	 ratelimit_tables =
+    LIST_HEAD_INITIALIZER(ratelimit_tables);
+static struct rl_live		*ratelimit_ids;
+static size_t			 ratelimit_nids;
 
 /* SipHash-2-4: keys come from clients, so the hash must be keyed. */
 #define ROTL(x, b)	(uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -169,6 +188,9 @@ ratelimit_new(size_t max_keys)
 		s->s_buckets = xcalloc(nb, sizeof(*s->s_buckets));
 		s->s_mask = nb - 1;
 	}
+	pthread_mutex_lock(&ratelimit_reg_mtx);
+	LIST_INSERT_HEAD(&ratelimit_tables, rl, rl_entry);
+	pthread_mutex_unlock(&ratelimit_reg_mtx);
 	return rl;
 }
 
@@ -181,6 +203,9 @@ ratelimit_free(struct ratelimit *rl)
 
 	if (rl == NULL)
 		return;
+	pthread_mutex_lock(&ratelimit_reg_mtx);
+	LIST_REMOVE(rl, rl_entry);
+	pthread_mutex_unlock(&ratelimit_reg_mtx);
 	for (i = 0; i < rl->rl_nshards; i++) {
 		s = &rl->rl_shards[i];
 		while ((e = TAILQ_FIRST(&s->s_lru)) != NULL) {
@@ -311,6 +336,20 @@ ratelimit_policy_new(const char *name, const struct ratelimit_window *w,
 			h = (h ^ *c) * 0x100000001b3ULL;
 	}
 	p->p_id = h;
+	pthread_mutex_lock(&ratelimit_reg_mtx);
+	for (i = 0; i < ratelimit_nids; i++)
+		if (ratelimit_ids[i].l_id == h)
+			break;
+	if (i == ratelimit_nids) {
+		ratelimit_ids = xreallocarray(ratelimit_ids, i + 1,
+		    sizeof(*ratelimit_ids));
+		ratelimit_ids[i].l_id = h;
+		ratelimit_ids[i].l_n = 0;
+		ratelimit_nids++;
+	}
+	ratelimit_ids[i].l_n++;
+	p->p_live = 1;
+	pthread_mutex_unlock(&ratelimit_reg_mtx);
 
 	/* "name";q=N;w=N per window, ", " between: at most ~100 bytes. */
 	hdr = next = xcalloc(n, RATELIMIT_NAMEMAX + 64);
@@ -323,11 +362,62 @@ ratelimit_policy_new(const char *name, const struct ratelimit_window *w,
 	return p;
 }
 
+/* Drops every key of policy identity id from rl.  Registry locked. */
+static size_t
+ratelimit_purge(struct ratelimit *rl, uint64_t id)
+{
+	struct rl_shard	*s;
+	struct rl_entry	*e, *next, **ep;
+	size_t		 i, n = 0;
+
+	for (i = 0; i < rl->rl_nshards; i++) {
+		s = &rl->rl_shards[i];
+		pthread_mutex_lock(&s->s_lock);
+		for (e = TAILQ_FIRST(&s->s_lru); e != NULL; e = next) {
+			next = TAILQ_NEXT(e, e_lru);
+			if (e->e_policy != id)
+				continue;
+			TAILQ_REMOVE(&s->s_lru, e, e_lru);
+			for (ep = &s->s_buckets[e->e_hash & s->s_mask];
+			    *ep != e; ep = &(*ep)->e_next)
+				;
+			*ep = e->e_next;
+			free(e);
+			s->s_count--;
+			n++;
+		}
+		pthread_mutex_unlock(&s->s_lock);
+	}
+	return n;
+}
+
 void
 ratelimit_policy_free(struct ratelimit_policy *p)
 {
+	struct ratelimit	*rl;
+	size_t			 i, n = 0;
+
 	if (p == NULL)
 		return;
+	if (p->p_live) {
+		pthread_mutex_lock(&ratelimit_reg_mtx);
+		for (i = 0; i < ratelimit_nids; i++)
+			if (ratelimit_ids[i].l_id == p->p_id)
+				break;
+		if (i < ratelimit_nids && --ratelimit_ids[i].l_n == 0) {
+			ratelimit_ids[i] = ratelimit_ids[--ratelimit_nids];
+			LIST_FOREACH(rl, &ratelimit_tables, rl_entry)
+				n += ratelimit_purge(rl, p->p_id);
+			if (ratelimit_nids == 0) {
+				free(ratelimit_ids);
+				ratelimit_ids = NULL;
+			}
+		}
+		pthread_mutex_unlock(&ratelimit_reg_mtx);
+		if (n > 0)
+			log_debug("%s: policy %s gone: %zu keys dropped",
+			    __func__, p->p_name, n);
+	}
 	free(p->p_header);
 	free(p);
 }

@@ -23,6 +23,12 @@
  * Time is a monotonic nanosecond clock passed by the caller (tests use a
  * fake one).
  *
+ * A policy's identity is its content (name and windows, not dry_run):
+ * a reload that builds an identical policy finds its keys' state where
+ * the old one left it.  When the last policy object of an identity is
+ * freed, its keys are dropped from every table (their memory is freed
+ * then, not when the LRU would get to them).
+ *
  * Memory: ratelimit_new() and ratelimit_policy_new() return objects the
  * caller frees with ratelimit_free() / ratelimit_policy_free() (both
  * accept NULL).  A policy must outlive every ratelimit_check() using it

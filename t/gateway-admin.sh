@@ -2,11 +2,12 @@
 # The admin listener (API.md "operations"): /metrics counts exactly the
 # requests made, its histograms are consistent and promtool accepts it;
 # /status.json describes the catalog's processes and pool; /status is the
-# self-contained dashboard; /readyz follows the processes; unknown paths
-# get 404 and other methods 405, as problem+json.
+# self-contained dashboard, which headless Chromium renders with live data
+# (DOM and screenshot checked); /readyz follows the processes; unknown
+# paths get 404 and other methods 405, as problem+json.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib.sh"
 
-t_plan 35
+t_plan 45
 t_mariadb_start --seed
 t_conf "$TMP/gateway.conf" "" "	processes 4"
 t_gateway_start "$TMP/gateway.conf"
@@ -66,7 +67,10 @@ t_is "catalog pool max connections" \
 t_is "catalog pool servers up" \
     "$(sample agora_pool_servers_up 'service="catalog"')" 1
 t_is "no catalog restarts" \
-    "$(sample agora_supervisor_restarts 'service="catalog"')" 0
+    "$(sample agora_supervisor_restarts_total 'service="catalog"')" 0
+t_is "restarts and exits are counters" \
+    "$(grep -E '^# TYPE agora_supervisor_(restarts|exits)_total ' \
+    "$TMP/metrics" | cut -d' ' -f4 | tr '\n' ' ')" "counter counter "
 t_is "config generation 1" "$(sample agora_config_generation)" 1
 t_is "agora_ready 1" "$(sample agora_ready)" 1
 
@@ -153,56 +157,171 @@ assets)" bash -c '[[ $1 == "<!DOCTYPE html>"* &&
     $1 == *"fetch(\"status.json\""* && $1 == *"textContent"* &&
     $1 != *innerHTML* && $1 != *"src=\""* && $1 != *"href=\""* ]]' _ "$body"
 
-# The page's own script, run by node against the status.json above in a
-# small DOM stand-in (innerHTML throws there): what it would show.
-if command -v node >/dev/null 2>&1; then
-	t_http GET "$A/status.json"
-	cp "$TMP/resp.body" "$TMP/status.json"
-	printf '%s' "$body" >"$TMP/status.html"
-	cat >"$TMP/dom.js" <<'EOF_JS'
-const fs = require("fs");
-const html = fs.readFileSync(process.argv[2], "utf8");
-const data = fs.readFileSync(process.argv[3], "utf8");
-const later = setTimeout;
-function El(tag) { this.tag = tag; this.children = []; this.textContent = "";
-	this.className = ""; }
-El.prototype.appendChild = function (c) { this.children.push(c); return c; };
-El.prototype.replaceChildren = function () { this.children = []; };
-Object.defineProperty(El.prototype, "innerHTML",
-    { set() { throw new Error("innerHTML"); } });
-const els = {};
-global.document = {
-	getElementById(id) { return els[id] || (els[id] = new El("#" + id)); },
-	createElement(t) { return new El(t); },
-};
-global.fetch = function (url) {
-	if (url !== "status.json")
-		return Promise.reject(new Error("fetched " + url));
-	return Promise.resolve({ ok: true, status: 200,
-	    json() { return Promise.resolve(JSON.parse(data)); } });
-};
-global.setTimeout = function () {};
-(0, eval)(html.match(/<script>([\s\S]*?)<\/script>/)[1]);
-later(function () {
-	const out = {};
-	for (const id in els) {
-		const e = els[id];
-		out[id] = e.children.length === 0 ? e.textContent :
-		    e.children.map(function (tr) { return tr.children.map(
-			function (td) { return td.textContent; }); });
-	}
-	console.log(JSON.stringify(out));
-}, 100);
-EOF_JS
-	node "$TMP/dom.js" "$TMP/status.html" "$TMP/status.json" \
-	    >"$TMP/dom.json" 2>"$TMP/dom.err"
-	t_is "dashboard renders: live, ready, catalog 4/4, products.list 7" \
-	    "$(t_json '[j["conn"][:4], j["summary"][:5],
-	    [r[1] for r in j["services"] if r[0] == "catalog"],
-	    [r[3] for r in j["routes"] if r[0] == "products.list"]]' \
-	    "$TMP/dom.json")" '["live","ready",["4/4"],["7"]]'
+# The page in a real browser: headless Chromium (Debian chromium) loads
+# /status, runs its script against the live /status.json (the CSP above
+# applies), and the rendered DOM must show the live data; then a
+# screenshot, which must be a real, non-blank 1200x900 picture.
+CHROMIUM=$(t__find chromium chromium-browser)
+# chrome OUT ARGS...: one headless run with its own profile, in its own
+# session (setsid: its process group is its pid), its output in OUT (may
+# be /dev/null).  Bounded: after 60 s the group gets TERM, then KILL, and
+# whatever it forked is killed with it.  Fails if it timed out or left a
+# process behind.
+chrome()
+{
+	local out=$1 pid i rc=0
+	shift
+	setsid "$CHROMIUM" --headless=new --no-sandbox --disable-gpu \
+	    --no-first-run --disable-dev-shm-usage --hide-scrollbars \
+	    --user-data-dir="$TMP/chr" "$@" </dev/null >"$out" \
+	    2>>"$TMP/chromium.log" &
+	pid=$!
+	t__pids+=("$pid")
+	for ((i = 0; i < 600; i++)); do
+		t__gone "$pid" && break
+		sleep 0.1
+	done
+	if ! t__gone "$pid"; then
+		t_diag "chromium $pid still running after 60 s: killed"
+		kill -TERM -- "-$pid" 2>/dev/null
+		sleep 1
+		kill -KILL -- "-$pid" 2>/dev/null
+		rc=1
+	fi
+	wait "$pid" 2>/dev/null || rc=1
+	# its helpers (zygote, renderer, utility) are in its group
+	for ((i = 0; i < 50; i++)); do
+		[ -z "$(pgrep -g "$pid")" ] && break
+		sleep 0.1
+	done
+	if [ -n "$(pgrep -g "$pid")" ]; then
+		t_diag "chromium left processes behind: $(pgrep -g "$pid" |
+		    tr '\n' ' ')"
+		kill -KILL -- "-$pid" 2>/dev/null
+		rc=1
+	fi
+	return "$rc"
+}
+if [ -n "$CHROMIUM" ]; then
+	t_log_add "$TMP/chromium.log"
+	# 2 s between polls: 5 s of virtual time sees several renders
+	t_ok "chromium loads /status and exits by itself" chrome \
+	    "$TMP/dom.html" --virtual-time-budget=5000 --dump-dom "$A/status"
+	# the tables as lists of {header: cell}, and the two status lines
+	"$PY" - "$TMP/dom.html" >"$TMP/dom.json" <<'EOF'
+import html.parser, json, sys
+class P(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.out, self.table, self.row, self.cell, self.id = {}, None, None, None, None
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table":
+            self.table = self.out.setdefault(a.get("id", "?"), [])
+        elif tag == "tr" and self.table is not None:
+            self.row = []
+            self.table.append(self.row)
+        elif tag in ("td", "th") and self.row is not None:
+            self.cell = [""]
+            self.row.append(self.cell)
+        elif a.get("id") in ("conn", "summary"):
+            self.id = a["id"]
+            self.out[self.id] = ""
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.table = None
+        elif tag in ("td", "th"):
+            self.cell = None
+        elif tag == "p":
+            self.id = None
+    def handle_data(self, d):
+        if self.cell is not None:
+            self.cell[0] += d
+        elif self.id is not None:
+            self.out[self.id] += d
+p = P()
+p.feed(open(sys.argv[1]).read())
+o = {}
+for k, v in p.out.items():
+    if isinstance(v, list):
+        rows = [[c[0] for c in r] for r in v]
+        v = [dict(zip(rows[0], r)) for r in rows[1:]] if rows else []
+    o[k] = v
+print(json.dumps(o))
+EOF
+	t_like "dashboard: live data, not the loading text" \
+	    "$(t_json 'j["conn"]' "$TMP/dom.json")" '^live, updated '
+	t_like "dashboard: ready, generation 1" \
+	    "$(t_json 'j["summary"]' "$TMP/dom.json")" '^ready . generation 1,'
+	t_is "dashboard: catalog row with its 4 processes, no restarts" \
+	    "$(t_json '[[r["processes"], r["restarts"]] for r in j["services"]
+	    if r["service"] == "catalog"]' "$TMP/dom.json")" '[["4/4","0"]]'
+	t_is "dashboard: catalog breaker closed (services and breakers)" \
+	    "$(t_json '[r["breaker"] for r in j["services"]
+	    if r["service"] == "catalog"] + [r["state"] for r in j["breakers"]
+	    if r["breaker"] == "catalog"]' "$TMP/dom.json")" \
+	    '["closed","closed"]'
+	t_is "dashboard: route rows with their counts" \
+	    "$(t_json '[[r["route"], r["service"], r["requests"]]
+	    for r in j["routes"] if r["route"] in ("products.list",
+	    "products.get")]' "$TMP/dom.json")" \
+	    '[["products.list","catalog","7"],["products.get","catalog","4"]]'
+	t_like "dashboard: a p99 for products.list" \
+	    "$(t_json '[r["p99"] for r in j["routes"]
+	    if r["route"] == "products.list"][0]' "$TMP/dom.json")" \
+	    '^[0-9.]+ ms$'
+	t_ok "chromium takes a screenshot and exits by itself" chrome \
+	    /dev/null --virtual-time-budget=5000 --screenshot="$TMP/s.png" \
+	    --window-size=1200,900 "$A/status"
+	png=$("$PY" - "$TMP/s.png" 2>&1 <<'EOF'
+# IHDR's size, then the pixels (zlib and the five scanline filters, no
+# PIL) for the number of distinct colours: a blank page has one.
+import struct, sys, zlib
+d = open(sys.argv[1], "rb").read()
+assert d[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+pos, idat, ihdr = 8, b"", None
+while pos < len(d):
+    n, typ = struct.unpack("!I4s", d[pos:pos + 8])
+    if typ == b"IHDR":
+        ihdr = struct.unpack("!IIBBBBB", d[pos + 8:pos + 8 + n])
+    elif typ == b"IDAT":
+        idat += d[pos + 8:pos + 8 + n]
+    pos += 12 + n
+w, h, depth, ctype, _, _, inter = ihdr
+bpp = {2: 3, 6: 4}.get(ctype)
+assert depth == 8 and bpp and inter == 0, "format %r" % (ihdr,)
+raw, stride = zlib.decompress(idat), w * bpp
+prev, colours = bytearray(stride), set()
+for y in range(h):
+    f = raw[y * (stride + 1)]
+    line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+    for i in range(stride) if f else ():
+        a = line[i - bpp] if i >= bpp else 0
+        b, c = prev[i], (prev[i - bpp] if i >= bpp else 0)
+        if f == 1:
+            x = a
+        elif f == 2:
+            x = b
+        elif f == 3:
+            x = (a + b) >> 1
+        else:
+            p = a + b - c
+            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            x = a if pa <= pb and pa <= pc else b if pb <= pc else c
+        line[i] = (line[i] + x) & 255
+    if y % 2 == 0:
+        for x in range(0, stride, bpp):
+            colours.add(bytes(line[x:x + 3]))
+    prev = line
+print("%dx%d %d" % (w, h, len(colours)))
+EOF
+)
+	t_like "screenshot: a 1200x900 PNG" "$png" '^1200x900 [0-9]+$'
+	t_ok "screenshot: not blank (${png#* } colours)" \
+	    test "${png#* }" -ge 8
 else
-	t_pass "dashboard renders # SKIP node not installed"
+	t_fail "dashboard in headless chromium" \
+	    "chromium not installed (tools/packages)"
 fi
 
 # --- errors -------------------------------------------------------------
@@ -238,7 +357,8 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.05
 done
 t_like "its exits are counted" \
-    "$(sample agora_supervisor_exits 'service="broken"' 'how="exit 1"')" \
+    "$(sample agora_supervisor_exits_total 'service="broken"' \
+    'how="exit 1"')" \
     '^[1-9][0-9]*$'
 t_is "agora_ready 0" "$(sample agora_ready)" 0
 t_done

@@ -4,7 +4,10 @@
 # a server killed with SIGKILL is taken out by passive health (a couple
 # of failures at most, then traffic continues on the others) and comes
 # back after its "down" time; the active probe marks a server down with
-# no traffic at all, and up again once it answers.
+# no traffic at all, and up again once it answers.  Consistent hashing by
+# header, cookie and client address: a key always reaches the same
+# process, keys spread over every server, and a server that goes down
+# moves only its own keys.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib.sh"
 
 t_fcgi_fixture
@@ -143,4 +146,133 @@ out=$(spread 10 "$T_URL/probed")
 t_ok "probe: server 4 serves again" test -n "$(count "${srv_pid[4]}" "$out")"
 
 t_ok "gateway stops cleanly" t_gateway_stop
+
+# --- consistent hashing: three services of three servers each (a socket
+# belongs to one service) hash a header (servers 5-7), a cookie (8-10)
+# and the client address (11-13).  The
+# same key always lands on the same process, different keys spread over
+# all three, and a server taken down moves only its own keys.
+for n in 5 6 7 8 9 10 11 12 13; do serve "$n"; done
+cat >"$TMP/rules/agora.lua" <<'EOF'
+route { prefix = "/byheader", service = "byheader" }
+route { prefix = "/bycookie", service = "bycookie" }
+route { prefix = "/bysource", service = "bysource" }
+EOF
+hashconf()	# NAME FIRST BALANCE
+{
+	cat <<EOF
+service $1 {
+	socket "$TMP/sock/s$2.sock"
+	server "$TMP/sock/s$(($2 + 1)).sock"
+	server "$TMP/sock/s$(($2 + 2)).sock"
+	balance $3
+	queue timeout 2s
+	passive health fails 1 within 10s down 60s
+}
+EOF
+}
+{
+	cat <<EOF
+workers \$workers
+listen on 127.0.0.1 port \$http_port
+admin listen on 127.0.0.1 port \$admin_port
+rules "\${rulesdir}/agora.lua"
+EOF
+	hashconf byheader 5 'hash header "X-User"'
+	hashconf bycookie 8 'hash cookie "sid"'
+	hashconf bysource 11 'hash source'
+} >"$TMP/hash.conf"
+t_gateway_start "$TMP/hash.conf" -D "rulesdir=$TMP/rules"
+
+# who KIND KEY: the pid that answered one request with that key (the
+# header value, the cookie value, or the 127.0.0.x to connect from);
+# "-" and the status when not 200
+who()
+{
+	case $1 in
+	header) t_http GET "$T_URL/byheader/x" -- -H "X-User: $2" ;;
+	cookie) t_http GET "$T_URL/bycookie/x" -- \
+	    -H "Cookie: theme=dark; sid=$2; lang=en" ;;
+	source) t_http GET "$T_URL/bysource/x" -- --interface "$2" ;;
+	esac
+	if [ "$T_STATUS" = 200 ]; then t_json 'j["pid"]'; else echo "- $T_STATUS"; fi
+}
+# map KIND KEY...: "key=pid" per key, each asked three times; a key
+# whose three answers differ shows them all
+map()
+{
+	local kind=$1 k a b c
+	shift
+	for k in "$@"; do
+		a=$(who "$kind" "$k")
+		b=$(who "$kind" "$k")
+		c=$(who "$kind" "$k")
+		if [ "$a" = "$b" ] && [ "$b" = "$c" ]; then
+			echo "$k=$a"
+		else
+			echo "$k=$a,$b,$c"
+		fi
+	done
+}
+declare -A first=([header]=5 [cookie]=8 [source]=11)
+pidname()	# pid -> sN
+{
+	local n
+	for n in 5 6 7 8 9 10 11 12 13; do
+		[ "${srv_pid[n]}" = "$1" ] && echo "s$n" && return
+	done
+	echo "?$1"
+}
+keys_header=(); keys_cookie=(); keys_source=()
+for i in $(seq 1 24); do
+	keys_header+=("user-$i")
+	keys_cookie+=("$(printf 'sess%04x' $((i * 7919)))")
+	keys_source+=("127.0.0.$((i + 10))")
+done
+for kind in header cookie source; do
+	eval "keys=(\"\${keys_$kind[@]}\")"
+	map "$kind" "${keys[@]}" >"$TMP/map-$kind"
+	t_is "hash $kind: each key lands on one process, every time" \
+	    "$(grep -c -E '^[^=]+=[0-9]+$' "$TMP/map-$kind")" 24
+	spread=$(cut -d= -f2 "$TMP/map-$kind" | sort -u | while read -r p; do
+		pidname "$p"; done | sort | tr '\n' ' ')
+	f=${first[$kind]}
+	t_is "hash $kind: 24 keys spread over all three servers" "$spread" \
+	    "$(printf 's%s\n' $f $((f + 1)) $((f + 2)) | sort | tr '\n' ' ')"
+done
+t_is "hash header: the same mapping a while later" \
+    "$(cut -d= -f2 "$TMP/map-header" | md5sum)" \
+    "$(map header "${keys_header[@]}" | cut -d= -f2 | md5sum)"
+
+# each service's middle server goes down: its keys move to the other
+# two, no other key moves (the failure that takes it out may cost one
+# request)
+for kind in header cookie source; do
+	down=$((${first[$kind]} + 1))
+	kill -KILL "${srv_pid[down]}"
+	wait "${srv_pid[down]}" 2>/dev/null
+	eval "keys=(\"\${keys_$kind[@]}\")"
+	for k in "${keys[@]}"; do who "$kind" "$k" >/dev/null; done
+	map "$kind" "${keys[@]}" >"$TMP/after-$kind"
+	moved=$("$PY" - "$TMP/map-$kind" "$TMP/after-$kind" \
+	    "${srv_pid[down]}" <<'EOF'
+import sys
+before = dict(l.strip().split("=", 1) for l in open(sys.argv[1]))
+after = dict(l.strip().split("=", 1) for l in open(sys.argv[2]))
+down, bad, moved = sys.argv[3], [], 0
+for k, p in before.items():
+    if p == down:
+        moved += 1
+        if after[k] in (down,) or not after[k].isdigit():
+            bad.append("%s: %s -> %s" % (k, p, after[k]))
+    elif after[k] != p:
+        bad.append("%s: %s -> %s" % (k, p, after[k]))
+print("%d moved" % moved if not bad else "; ".join(bad))
+EOF
+)
+	t_like "s$down down, hash $kind: only its keys moved, to live servers" \
+	    "$moved" '^[1-9][0-9]* moved$'
+done
+
+t_ok "hash gateway stops cleanly" t_gateway_stop
 t_done

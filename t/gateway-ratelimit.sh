@@ -4,7 +4,11 @@
 # accepted once that time has passed; RateLimit-Policy and RateLimit on
 # every response of a limited route; keys per client (through trusted
 # proxies only) and per API key; dry run never refuses; a concurrent
-# burst never gets more than the limit; unknown policies fail -n.
+# burst never gets more than the limit, and 50 concurrent clients get
+# exactly the limit with every header value right; SIGHUP keeps the
+# state of an unchanged policy (still 429, same Retry-After) and drops a
+# changed one, and reloads under load never let a client past the limit;
+# unknown policies fail -n.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib.sh"
 
 mkdir -p "$TMP/rules"
@@ -19,6 +23,10 @@ route { name = "crowd", prefix = "/api/crowd", service = "catalog",
     strip = "/api", limits = {"crowd"} }
 route { name = "open", prefix = "/api/open", service = "catalog",
     strip = "/api" }
+route { name = "fifty", prefix = "/api/fifty", service = "catalog",
+    strip = "/api", limits = {"fifty"} }
+route { name = "hupload", prefix = "/api/hupload", service = "catalog",
+    strip = "/api", limits = {"hupload"} }
 EOF
 t_fixture_conf "$TMP/gateway.conf" "	processes 4
 	max conns 4"
@@ -39,6 +47,14 @@ ratelimit trial {
 }
 ratelimit crowd {
 	rate 10/h
+	key route
+}
+ratelimit fifty {
+	rate 25/h
+	key route
+}
+ratelimit hupload {
+	rate 12/h
 	key route
 }
 EOF
@@ -111,6 +127,104 @@ seq 40 | xargs -P 20 -I{} "$CURL" -s -o /dev/null -w '%{http_code}\n' \
     --max-time 10 "$T_URL/api/crowd/{}" >"$TMP/crowd"
 t_is "concurrent burst: exactly the limit passes" \
     "$(grep -c '^200$' "$TMP/crowd") $(grep -c '^429$' "$TMP/crowd")" "10 30"
+
+# 50 concurrent clients, 100 requests against 25/h on the route: exactly
+# 25 pass, each sees its own "r" (24 down to 0, once each: the check and
+# the charge are one step), and every 429 says r=0 with an exact
+# Retry-After equal to its "t" (25/h: one more every 144 s).
+seq 100 | xargs -P 50 -I{} "$CURL" -s -o /dev/null --max-time 10 \
+    -w '%{http_code}|%header{ratelimit-policy}|%header{ratelimit}|%header{retry-after}\n' \
+    "$T_URL/api/fifty/{}" >"$TMP/fifty"
+t_is "50 clients: exactly the limit passes" \
+    "$(grep -c '^200|' "$TMP/fifty") $(grep -c '^429|' "$TMP/fifty")" "25 75"
+t_is "50 clients: RateLimit-Policy on every answer" \
+    "$(cut -d'|' -f2 "$TMP/fifty" | sort | uniq -c | awk '{$1=$1; print}')" \
+    '100 "fifty";q=25;w=3600'
+t_is "50 clients: the 200s saw r=24..0, each once" \
+    "$(grep '^200|' "$TMP/fifty" | cut -d'|' -f3 | sed -E 's/^"fifty";r=([0-9]+);t=[0-9]+$/\1/' |
+    sort -n | tr '\n' ' ')" "$(seq 0 24 | tr '\n' ' ')"
+t_is "50 clients: the 200s' t is at most one interval" \
+    "$(grep '^200|' "$TMP/fifty" | cut -d'|' -f3 | awk -F't=' '$2 > 144' | wc -l)" 0
+t_is "50 clients: every 429 says r=0 with t = Retry-After in 140..144" \
+    "$(grep '^429|' "$TMP/fifty" | awk -F'|' '{
+	ok = $3 ~ /^"fifty";r=0;t=[0-9]+$/ && $4 >= 140 && $4 <= 144
+	split($3, a, "t="); if (a[2] != $4) ok = 0
+	print ok ? "ok" : "bad: " $0 }' | sort | uniq -c | awk '{$1=$1; print}')" \
+    "75 ok"
+
+# hup: SIGHUP, then wait for the log line that ends the reload.
+hup()
+{
+	local n i
+	n=$(grep -c -E 'reloaded: generation|keeping the running' \
+	    "$T_GATEWAY_LOG")
+	kill -HUP "$T_GATEWAY_PID"
+	for ((i = 0; i < 100; i++)); do
+		[ "$(grep -c -E 'reloaded: generation|keeping the running' \
+		    "$T_GATEWAY_LOG")" -gt "$n" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# --- a reload keeps the state of unchanged policies
+t_http GET "$T_URL/api/crowd/x"
+t_is "crowd exhausted before the reload" "$T_STATUS" 429
+before=$(t_header Retry-After)
+t_ok "reload (nothing changed)" hup
+t_http GET "$T_URL/api/crowd/x"
+t_is "after the reload: still 429" "$T_STATUS" 429
+after=$(t_header Retry-After)
+t_ok "after the reload: the same Retry-After ($before, then $after)" \
+    test "$after" -le "$before" -a "$after" -ge $((before - 2))
+t_like "after the reload: RateLimit agrees" "$(t_header RateLimit)" \
+    "^\"crowd\";r=0;t=$after\$"
+for k in a a; do
+	t_http GET "$T_URL/api/apikey/x" -- -H "X-Api-Key: $k"
+done
+t_is "after the reload: API key a still refused" "$T_STATUS" 429
+
+# a changed policy (same name, other rate) starts afresh
+sed -i 's|rate 10/h|rate 11/h|' "$TMP/gateway.conf"
+t_ok "reload (crowd changed to 11/h)" hup
+t_http GET "$T_URL/api/crowd/x"
+t_is "changed policy: a fresh start" "$T_STATUS" 200
+t_like "changed policy: its new quota" "$(t_header RateLimit)" \
+    '^"crowd";r=10;'
+# perkey is 2/m: b spent one before both reloads, so one more, then 429
+codes=
+for i in 1 2; do
+	t_http GET "$T_URL/api/apikey/x" -- -H "X-Api-Key: b"
+	codes="$codes $T_STATUS"
+done
+t_is "unchanged beside it: API key b has one left, then 429" "$codes" \
+    " 200 429"
+
+# --- reloads under load: 4 clients in loops for 4 s, a SIGHUP every
+# 0.5 s; 12/h on the route: exactly 12 pass, whatever generation served
+loop()
+{
+	local end=$((SECONDS + 4))
+	while [ "$SECONDS" -lt "$end" ]; do
+		"$CURL" -s -o /dev/null --max-time 5 -w '%{http_code}\n' \
+		    "$T_URL/api/hupload/x"
+	done >"$1"
+}
+loops=()
+for n in 1 2 3 4; do
+	loop "$TMP/hl$n" &
+	loops+=($!)
+done
+nhup=0
+for n in 1 2 3 4 5 6; do
+	sleep 0.5
+	hup && nhup=$((nhup + 1))
+done
+wait "${loops[@]}"
+t_is "reloads under load: all 6 reloads applied" "$nhup" 6
+t_is "reloads under load: exactly 12 passed, the rest 429" \
+    "$(cat "$TMP"/hl? | grep -c '^200$') $(cat "$TMP"/hl? | grep -vc '^429$')" \
+    "12 12"
 
 t_ok "gateway stops cleanly" t_gateway_stop
 

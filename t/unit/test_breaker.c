@@ -465,6 +465,39 @@ t_threads(void)
 	breaker_free(b);
 }
 
+/* What a reload compares: every setting, the name; not the callback. */
+static void
+t_config_same(void)
+{
+	struct breaker_config	 a, b;
+	struct changes		 ch;
+	unsigned int		*fields[] = { &b.buckets, &b.bucket_ms,
+	    &b.volume, &b.error_pct, &b.sleep_ms, &b.probes, &b.slow_ms,
+	    &b.max_concurrent };
+	size_t			 i;
+
+	breaker_config_default(&a);
+	a.name = "catalog";
+	b = a;
+	CU_ASSERT_EQUAL(breaker_config_same(&a, &b), 1);
+	b.name = "catalog/route";
+	CU_ASSERT_EQUAL(breaker_config_same(&a, &b), 0);
+	b.name = NULL;
+	CU_ASSERT_EQUAL(breaker_config_same(&a, &b), 0);
+	b = a;
+	b.on_change = on_change;	/* a new generation's callback */
+	b.arg = &ch;
+	CU_ASSERT_EQUAL(breaker_config_same(&a, &b), 1);
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		b = a;
+		(*fields[i])++;
+		CU_ASSERT_EQUAL(breaker_config_same(&a, &b), 0);
+	}
+	b = a;
+	breaker_config_status(&b, 503, 0);
+	CU_ASSERT_EQUAL(breaker_config_same(&a, &b), 0);
+}
+
 static const struct unit_case cases[] = {
 	{ "volume", t_volume },
 	{ "percentage", t_percentage },
@@ -476,6 +509,7 @@ static const struct unit_case cases[] = {
 	{ "stale_ticket", t_stale_ticket },
 	{ "invalid", t_invalid },
 	{ "threads", t_threads },
+	{ "config_same", t_config_same },
 	{ NULL, NULL }
 };
 

@@ -364,6 +364,53 @@ t_threads(void)
 	metrics_free(m);
 }
 
+/* The supervisor's way: totals it keeps, read at scrape time. */
+static void
+collect_restarts(struct metrics_emit *e, void *arg)
+{
+	const unsigned long	*n = arg;
+
+	metrics_emit(e, (const char *const[]){ "catalog", NULL }, n[0]);
+	metrics_emit(e, (const char *const[]){ "auth", NULL }, n[1]);
+}
+
+static void
+t_counter_func(void)
+{
+	static const char *const slabels[] = { "service", NULL };
+	struct metrics		*m = metrics_new();
+	const char		*errstr = NULL;
+	unsigned long		 n[2] = { 0, 3 };
+	char			*out;
+
+	must(metrics_counter_func(m, "agora_supervisor_restarts_total",
+	    "Processes restarted.", slabels, collect_restarts, n, &errstr),
+	    errstr);
+	out = metrics_render(m, NULL);
+	CU_ASSERT_STRING_EQUAL(out,
+	    "# HELP agora_supervisor_restarts_total Processes restarted.\n"
+	    "# TYPE agora_supervisor_restarts_total counter\n"
+	    "agora_supervisor_restarts_total{service=\"catalog\"} 0\n"
+	    "agora_supervisor_restarts_total{service=\"auth\"} 3\n");
+	free(out);
+	/* read at each scrape, not copied at registration */
+	n[0] = 12;
+	out = metrics_render(m, NULL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out,
+	    "agora_supervisor_restarts_total{service=\"catalog\"} 12\n"));
+	free(out);
+	/* a counter without _total would fail promtool: refused */
+	CU_ASSERT_PTR_NULL(metrics_counter_func(m, "agora_restarts",
+	    "Restarts.", slabels, collect_restarts, n, &errstr));
+	CU_ASSERT_PTR_NOT_NULL(errstr);
+	errstr = NULL;
+	CU_ASSERT_PTR_NULL(metrics_counter_func(m,
+	    "agora_supervisor_restarts_total", "Again.", slabels,
+	    collect_restarts, n, &errstr));
+	CU_ASSERT_PTR_NOT_NULL(errstr);
+	metrics_free(m);
+}
+
 static const struct unit_case cases[] = {
 	{ "render", t_render },
 	{ "escape", t_escape },
@@ -372,6 +419,7 @@ static const struct unit_case cases[] = {
 	{ "evbuffer", t_evbuffer },
 	{ "invalid", t_invalid },
 	{ "threads", t_threads },
+	{ "counter_func", t_counter_func },
 	{ NULL, NULL }
 };
 

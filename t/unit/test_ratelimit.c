@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ratelimit.h"
 #include "runner.h"
@@ -453,6 +454,129 @@ t_threads_evict(void)
 	ratelimit_free(rl);
 }
 
+/*
+ * A reload: the new configuration's policy objects replace the old ones.
+ * An identical policy keeps its keys' state; a changed one (same name,
+ * other windows) starts fresh; when the last object of the old identity
+ * goes, its keys leave every table.
+ */
+static void
+t_reload(void)
+{
+	struct ratelimit_window	 w1 = { NULL, 1, 60, 0 };
+	struct ratelimit_window	 w2 = { NULL, 2, 60, 0 };
+	struct ratelimit	*rl = ratelimit_new(100);
+	struct ratelimit	*other = ratelimit_new(100);
+	struct ratelimit_policy	*old, *same, *changed, *gone;
+	struct ratelimit_result	 res;
+
+	old = policy("api", &w1, 1, 0);
+	gone = policy("removed", &w1, 1, 0);
+	CU_ASSERT_EQUAL(check(rl, old, "k", T0, NULL), 1);
+	CU_ASSERT_EQUAL(check(rl, gone, "k", T0, NULL), 1);
+	CU_ASSERT_EQUAL(check(other, gone, "k", T0, NULL), 1);
+	CU_ASSERT_EQUAL(ratelimit_count(rl), 2);
+
+	/* the new generation is built while the old one still serves */
+	same = policy("api", &w1, 1, 0);
+	changed = policy("api", &w2, 1, 0);
+	ratelimit_policy_free(old);
+	ratelimit_policy_free(gone);
+	/* "removed" is gone from both tables; "api" stays */
+	CU_ASSERT_EQUAL(ratelimit_count(rl), 1);
+	CU_ASSERT_EQUAL(ratelimit_count(other), 0);
+	CU_ASSERT_EQUAL(ratelimit_evictions(rl), 0);
+
+	/* unchanged: still limited, with the exact wait left */
+	CU_ASSERT_EQUAL(check(rl, same, "k", T0 + 20 * SEC, &res), 0);
+	CU_ASSERT_EQUAL(res.retry_after_s, 40);
+	/* changed: a fresh start (two at once) */
+	CU_ASSERT_EQUAL(check(rl, changed, "k", T0 + 20 * SEC, NULL), 1);
+	CU_ASSERT_EQUAL(check(rl, changed, "k", T0 + 20 * SEC, NULL), 1);
+	CU_ASSERT_EQUAL(check(rl, changed, "k", T0 + 20 * SEC, NULL), 0);
+	CU_ASSERT_EQUAL(ratelimit_count(rl), 2);
+
+	/* the next reload drops 1/60 for good */
+	ratelimit_policy_free(same);
+	CU_ASSERT_EQUAL(ratelimit_count(rl), 1);
+	ratelimit_policy_free(changed);
+	CU_ASSERT_EQUAL(ratelimit_count(rl), 0);
+	ratelimit_free(other);
+	ratelimit_free(rl);
+}
+
+/* Resident set size in bytes, from /proc/self/statm. */
+static long
+rss_bytes(void)
+{
+	FILE	*f;
+	long	 size, res = -1;
+
+	if ((f = fopen("/proc/self/statm", "r")) == NULL)
+		return -1;
+	if (fscanf(f, "%ld %ld", &size, &res) != 2)
+		res = -1;
+	fclose(f);
+	return res < 0 ? -1 : res * sysconf(_SC_PAGESIZE);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define RL_SANITIZED	1	/* ASan's quarantine holds freed entries */
+#else
+#define RL_SANITIZED	0
+#endif
+
+/*
+ * The issue's "memory bounded under 1M distinct keys", through the API
+ * the gateway uses (edge.c keys client addresses exactly so): a table of
+ * 100000 keys fed 1M distinct client addresses holds at most 100000, has
+ * evicted the rest, and the process grows by no more than a few MB
+ * between 200k keys (table full) and 1M keys.  Driving 1M requests
+ * through the real gateway would take minutes; the key path is the same.
+ */
+static void
+t_million(void)
+{
+	struct ratelimit_window	 w[2] = { { NULL, 20, 1, 40 },
+	    { NULL, 1000, 3600, 0 } };
+	struct ratelimit	*rl = ratelimit_new(100000);
+	struct ratelimit_policy	*p = policy("perip", w, 2, 0);
+	char			 key[64];
+	size_t			 n, full = 0;
+	long			 rss_full = 0, rss_end;
+	int			 i, ok = 0;
+
+	for (i = 0; i < 1000000; i++) {
+		/* the edge key: type byte, then the client address */
+		n = (size_t)snprintf(key, sizeof(key), "0%d.%d.%d.%d",
+		    10 + (i >> 24), (i >> 16) & 255, (i >> 8) & 255, i & 255);
+		ok += ratelimit_check(rl, p, key, n, T0 + (uint64_t)i * 1000,
+		    NULL);
+		if (i == 200000 - 1) {
+			full = ratelimit_count(rl);
+			rss_full = rss_bytes();
+		}
+	}
+	CU_ASSERT_EQUAL(ok, 1000000);	/* every key new: all pass */
+	n = ratelimit_count(rl);
+	CU_ASSERT(n <= 100000);
+	CU_ASSERT(n >= 95000);		/* 64 shards of 1562, all full */
+	CU_ASSERT_EQUAL(n, full);	/* full since 200k keys */
+	CU_ASSERT_EQUAL(ratelimit_evictions(rl), 1000000 - n);
+	rss_end = rss_bytes();
+	if (!RL_SANITIZED && rss_full > 0 && rss_end > 0) {
+		if (rss_end - rss_full >= 4L << 20)
+			fprintf(stderr, "# rss %ld -> %ld\n", rss_full,
+			    rss_end);
+		CU_ASSERT(rss_end - rss_full < 4L << 20);
+	}
+	/* the oldest are gone: the first client starts afresh */
+	CU_ASSERT_EQUAL(ratelimit_check(rl, p, "010.0.0.0", 9, T0, NULL), 1);
+	ratelimit_policy_free(p);
+	CU_ASSERT_EQUAL(ratelimit_count(rl), 0);
+	ratelimit_free(rl);
+}
+
 static const struct unit_case cases[] = {
 	{ "burst", t_burst },
 	{ "refill", t_refill },
@@ -467,6 +591,8 @@ static const struct unit_case cases[] = {
 	{ "threads_exact", t_threads_exact },
 	{ "threads_clock", t_threads_clock },
 	{ "threads_evict", t_threads_evict },
+	{ "reload", t_reload },
+	{ "million", t_million },
 	{ NULL, NULL }
 };
 
