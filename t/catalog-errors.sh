@@ -82,11 +82,37 @@ t_problem "PUT missing product" 404
 body='{"sku": "DUP-1", "name": "first", "price": {"amount": 1, "currency": "EUR"}}'
 t_http POST "$P" "$body"
 t_is "first DUP-1: 201" "$T_STATUS" 201
+DUP_ID=$(t_json 'j["id"]')
 t_http POST "$P" "$body"
 t_problem "duplicate sku" 409
 t_http GET "$P"
 t_is "duplicate not stored" \
     "$(t_json 'len([p for p in j["items"] if p["sku"] == "DUP-1"])')" 1
+
+# --- a price is whole Money in a PATCH too, and the product is unchanged
+t_http PATCH "$P/$DUP_ID" '{"price": {"amount": 5}}'
+t_problem "PATCH half a price" 422
+t_is "PATCH half a price: field" "$(fields)" price.currency
+t_http PATCH "$P/$DUP_ID" '{"price": {"amount": null, "currency": "USD"}}'
+t_problem "PATCH a null amount" 422
+t_is "PATCH a null amount: field" "$(fields)" price.amount
+t_http GET "$P/$DUP_ID"
+t_is "the price did not change" "$(t_json 'j["price"]')" \
+    '{"amount":1,"currency":"EUR"}'
+
+# --- what yajl lets through: a member twice (which one would count?),
+# UTF-8 encoding a surrogate or an overlong form
+t_http PATCH "$P/$DUP_ID" '{"name": "one", "name": "two"}'
+t_problem "a member twice" 400
+t_like "a member twice: detail" "$(t_json 'j["detail"]')" '"name" appears twice'
+printf '{"name": "\xed\xa0\x80"}' >"$TMP/surrogate.json"
+t_http PATCH "$P/$DUP_ID" "@$TMP/surrogate.json"
+t_problem "an encoded surrogate" 400
+printf '{"name": "\xc0\xaf"}' >"$TMP/overlong.json"
+t_http PATCH "$P/$DUP_ID" "@$TMP/overlong.json"
+t_problem "an overlong encoding" 400
+t_http GET "$P/$DUP_ID"
+t_is "the name did not change" "$(t_json 'j["name"]')" first
 
 # --- oversized body: the shipped config says "max body 1M"
 head -c $((2 * 1024 * 1024)) /dev/zero | tr '\0' 'a' >"$TMP/big"

@@ -193,11 +193,12 @@ products_input(struct validate *v, yajl_val body, int full,
 	if (validate_object(v, body, "price", "price", req, &price) <= 0)
 		return;
 	validate_known(v, price, "price.", price_known, NULL);
-	if (validate_int(v, price, "amount", "price.amount", req, 0,
-	    LLONG_MAX, &in->amount) > 0)
+	/* A price is whole Money, in a PATCH too: half of one is ambiguous. */
+	if (validate_int(v, price, "amount", "price.amount",
+	    VALIDATE_REQUIRED, 0, LLONG_MAX, &in->amount) > 0)
 		in->has |= PI_AMOUNT;
-	if (validate_string(v, price, "currency", "price.currency", req, 0,
-	    SIZE_MAX, &in->currency) > 0) {
+	if (validate_string(v, price, "currency", "price.currency",
+	    VALIDATE_REQUIRED, 0, SIZE_MAX, &in->currency) > 0) {
 		if (!products_is_currency(in->currency))
 			validate_error(v, "price.currency", "must be an ISO "
 			    "4217 code: 3 uppercase letters");

@@ -314,6 +314,72 @@ request_is_json(const char *ctype)
 	    strncasecmp(ctype + n - 5, "+json", 5) == 0;
 }
 
+static int
+request_key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * yajl lets through what a parser-differential attack needs: duplicate
+ * members (json_get() sees the first, another parser the last) and
+ * UTF-8 that decodes to surrogates or overlong forms.  Sorting the keys
+ * keeps the duplicate check O(n log n) for a body of many members.
+ */
+int
+request_json_check(yajl_val v, char *err, size_t errlen)
+{
+	const char	**keys;
+	size_t		  i, n;
+	int		  rc = 0;
+
+	if (YAJL_IS_STRING(v)) {
+		if (!json_utf8_valid(v->u.string, strlen(v->u.string))) {
+			snprintf(err, errlen, "a string is not valid UTF-8");
+			return -1;
+		}
+	} else if (YAJL_IS_ARRAY(v)) {
+		for (i = 0; i < v->u.array.len; i++)
+			if (request_json_check(v->u.array.values[i], err,
+			    errlen) == -1)
+				return -1;
+	} else if (YAJL_IS_OBJECT(v)) {
+		n = v->u.object.len;
+		for (i = 0; i < n; i++) {
+			if (!json_utf8_valid(v->u.object.keys[i],
+			    strlen(v->u.object.keys[i]))) {
+				snprintf(err, errlen, "a member name is not "
+				    "valid UTF-8");
+				return -1;
+			}
+			if (request_json_check(v->u.object.values[i], err,
+			    errlen) == -1)
+				return -1;
+		}
+		if (n < 2)
+			return 0;
+		keys = xcalloc(n, sizeof *keys);
+		memcpy(keys, v->u.object.keys, n * sizeof *keys);
+		qsort(keys, n, sizeof *keys, request_key_cmp);
+		for (i = 1; i < n; i++)
+			if (strcmp(keys[i - 1], keys[i]) == 0) {
+				/* At most 64 bytes, cut between characters. */
+				size_t	 len = strlen(keys[i]);
+
+				if (len > 64)
+					for (len = 64; len > 0 &&
+					    (keys[i][len] & 0xc0) == 0x80; len--)
+						;
+				snprintf(err, errlen, "member \"%.*s\" "
+				    "appears twice", (int)len, keys[i]);
+				rc = -1;
+				break;
+			}
+		free(keys);
+	}
+	return rc;
+}
+
 yajl_val
 request_json(struct request *r, struct response *rs)
 {
@@ -338,6 +404,11 @@ request_json(struct request *r, struct response *rs)
 	if ((v = json_parse(r->rq_body, r->rq_bodylen, r->rq_maxbody, 0,
 	    err, sizeof err)) == NULL) {
 		problem_send(r, rs, 400, "malformed JSON: %s", err);
+		return NULL;
+	}
+	if (request_json_check(v, err, sizeof err) == -1) {
+		problem_send(r, rs, 400, "malformed JSON: %s", err);
+		json_free(v);
 		return NULL;
 	}
 	if (!YAJL_IS_OBJECT(v)) {

@@ -96,6 +96,12 @@ int		 request_body(struct request *, const char **errstr);
  * The tree is the caller's to json_free().
  */
 yajl_val	 request_json(struct request *, struct response *rs);
+/*
+ * 0 when every string and member name in v is valid UTF-8 (no
+ * surrogates, no overlong forms) and no object has a member twice; else
+ * -1 with why in err.  request_json() answers 400 for it.
+ */
+int		 request_json_check(yajl_val v, char *err, size_t errlen);
 /* Discards what is left of FCGI_STDIN, so a kept connection stays sane. */
 void		 request_drain(struct request *);
 

@@ -231,7 +231,49 @@ t_response_header(void)
 	response_free(NULL);
 }
 
+#define A16	"aaaaaaaaaaaaaaaa"
+#define A63	A16 A16 A16 "aaaaaaaaaaaaaaa"
+
+/* A parsed body that yajl accepts but request_json() must refuse. */
+static void
+t_json_check(void)
+{
+	static const struct {
+		const char	*json;
+		int		 ok;
+		const char	*why;
+	} c[] = {
+		{ "{\"a\": 1, \"b\": [1, {\"c\": \"\xc3\xa9\"}]}", 0, NULL },
+		{ "{}", 0, NULL },
+		{ "{\"a\": 1, \"b\": 2, \"a\": 3}", -1, "\"a\" appears twice" },
+		{ "{\"x\": {\"k\": 1, \"k\": 1}}", -1, "\"k\" appears twice" },
+		{ "[{\"k\": 1}, {\"k\": 1}]", 0, NULL },
+		/* an encoded surrogate, an overlong '/' */
+		{ "{\"a\": \"\xed\xa0\x80\"}", -1, "not valid UTF-8" },
+		{ "{\"a\": [\"\xc0\xaf\"]}", -1, "not valid UTF-8" },
+		{ "{\"\xed\xa0\x80\": 1}", -1, "member name is not valid" },
+		/* a long name is cut before the 'é' that straddles byte 64 */
+		{ "{\"" A63 "\xc3\xa9x\": 1, \"" A63 "\xc3\xa9x\": 2}", -1,
+		  "\"" A63 "\" appears" },
+	};
+	char		 err[128];
+	yajl_val	 v;
+	size_t		 i;
+
+	for (i = 0; i < sizeof c / sizeof c[0]; i++) {
+		v = yajl_tree_parse(c[i].json, err, sizeof err);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+		err[0] = '\0';
+		CU_ASSERT_EQUAL(request_json_check(v, err, sizeof err),
+		    c[i].ok);
+		if (c[i].why != NULL)
+			CU_ASSERT_PTR_NOT_NULL(strstr(err, c[i].why));
+		yajl_tree_free(v);
+	}
+}
+
 static const struct unit_case cases[] = {
+	{ "body/json_check", t_json_check },
 	{ "query/basic", t_query_basic },
 	{ "query/escapes", t_query_escapes },
 	{ "query/errors", t_query_errors },
