@@ -63,10 +63,6 @@ TOKENS = {"admin": os.environ["T_ADMIN_TOKEN"],
 SECRET = os.environ["WALK_SERVICE_SECRET"]
 # Known gaps, reported as TODO (XFAIL) until they are fixed.
 TODO = {
-    ("GET", "/api/inventory/reservations/{}"):
-        "rules/agora.lua has no path route with auth = \"jwt\" for it: "
-        "through the /api/inventory prefix the service never sees a "
-        "caller and answers 401",
 }
 
 def result(ok, name, why="", todo=""):
