@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +16,36 @@ static const char	*log_ident = "agora";
 static int		 log_verbose;
 static int		 log_fd = STDERR_FILENO;
 static char		*log_path;
+static int		 log_to_syslog;
+
+static const struct {
+	const char	*name;
+	int		 value;
+} log_facilities[] = {
+	{ "auth",	LOG_AUTH },
+	{ "authpriv",	LOG_AUTHPRIV },
+	{ "daemon",	LOG_DAEMON },
+	{ "local0",	LOG_LOCAL0 },
+	{ "local1",	LOG_LOCAL1 },
+	{ "local2",	LOG_LOCAL2 },
+	{ "local3",	LOG_LOCAL3 },
+	{ "local4",	LOG_LOCAL4 },
+	{ "local5",	LOG_LOCAL5 },
+	{ "local6",	LOG_LOCAL6 },
+	{ "local7",	LOG_LOCAL7 },
+	{ "user",	LOG_USER }
+};
+
+/* vlog()'s level names, as syslog priorities */
+static const struct {
+	const char	*level;
+	int		 prio;
+} log_priorities[] = {
+	{ "fatal",	LOG_CRIT },
+	{ "warning",	LOG_WARNING },
+	{ "info",	LOG_INFO },
+	{ "debug",	LOG_DEBUG }
+};
 
 void
 log_init(const char *ident, int verbose)
@@ -70,6 +102,45 @@ log_reopen(void)
 	return log_open(log_path);
 }
 
+int
+log_facility(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(log_facilities) / sizeof(log_facilities[0]);
+	    i++)
+		if (strcasecmp(name, log_facilities[i].name) == 0)
+			return log_facilities[i].value;
+	return -1;
+}
+
+void
+log_syslog(int facility)
+{
+	/* LOG_NDELAY: the socket is open before a chroot or privdrop */
+	openlog(log_ident, LOG_PID | LOG_NDELAY, facility);
+	log_to_syslog = 1;
+}
+
+static void
+vlog_syslog(const char *level, int with_errno, int saved, const char *fmt,
+    va_list ap)
+{
+	char	 msg[2048];
+	size_t	 i;
+	int	 prio = LOG_NOTICE;
+
+	for (i = 0; i < sizeof(log_priorities) / sizeof(log_priorities[0]);
+	    i++)
+		if (strcmp(level, log_priorities[i].level) == 0)
+			prio = log_priorities[i].prio;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (with_errno)
+		syslog(prio, "%s: %s", msg, strerror(saved));
+	else
+		syslog(prio, "%s", msg);
+}
+
 void
 vlog(const char *level, int with_errno, const char *fmt, va_list ap)
 {
@@ -79,6 +150,11 @@ vlog(const char *level, int with_errno, const char *fmt, va_list ap)
 	size_t		 n;
 	int		 saved = errno, r;
 
+	if (log_to_syslog) {
+		vlog_syslog(level, with_errno, saved, fmt, ap);
+		errno = saved;
+		return;
+	}
 	now = time(NULL);
 	gmtime_r(&now, &tm);
 	n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%SZ ", &tm);

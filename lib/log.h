@@ -1,7 +1,10 @@
 /*
- * Logging to stderr (or a file after log_open()), one write(2) per line so
- * lines from threads and child processes never interleave.  Each line is
- * "<time> <ident>[pid]: <level>: <message>".  log_warn() appends
+ * Logging to stderr (or a file after log_open(), or syslog after
+ * log_syslog()), one write(2) per line so lines from threads and child
+ * processes never interleave.  Each line is
+ * "<time> <ident>[pid]: <level>: <message>"; syslog gets the message with
+ * its level as the priority (fatal: LOG_CRIT, warning: LOG_WARNING,
+ * info: LOG_INFO, debug: LOG_DEBUG).  log_warn() appends
  * strerror(errno).  fatal()/fatalx() log and exit(1): use them only at
  * startup or when memory is exhausted.
  */
@@ -15,6 +18,10 @@
 void	log_init(const char *ident, int verbose);
 int	log_open(const char *path);	/* 0 or -1; reopens on SIGUSR1 */
 int	log_reopen(void);
+/* From now on to syslog(3) with facility (LOG_DAEMON...), as ident. */
+void	log_syslog(int facility);
+/* "daemon", "local0".."local7", "user"...: the LOG_* value, or -1. */
+int	log_facility(const char *name);
 void	log_setverbose(int);
 int	log_getverbose(void);
 

@@ -166,6 +166,8 @@ accesslog_format(char *out, size_t outlen, const struct accesslog_entry *e,
 		n = accesslog_printf(out, n, outlen, " ut=-");
 	n = accesslog_printf(out, n, outlen, " svc=%s",
 	    e->ae_service ? e->ae_service : "-");
+	if (e->ae_tls != NULL)
+		n = accesslog_printf(out, n, outlen, " tls=%s", e->ae_tls);
 	if (n >= outlen - 1)
 		n = outlen - 2;
 	out[n++] = '\n';

@@ -3,7 +3,7 @@
  * id, upstream time and service:
  *
  *   127.0.0.1 - - [25/Nov/2026:12:00:00 +0000] "GET /x HTTP/1.1" 200 123
- *   "-" "curl/7.88" rid=abcd ut=0.002 svc=catalog
+ *   "-" "curl/7.88" rid=abcd ut=0.002 svc=catalog [tls=TLSv1.3]
  *
  * Each loop thread formats into its own buffer and writes whole lines
  * with one write(2), when the buffer fills or when the thread flushes it
@@ -31,6 +31,7 @@ struct accesslog_entry {
 	const char	*ae_rid;
 	double		 ae_ut;		/* < 0: no upstream, "-" */
 	const char	*ae_service;	/* NULL: "-" */
+	const char	*ae_tls;	/* "TLSv1.3"; NULL: plain, no field */
 };
 
 /* Opens path for appending; NULL logs to stderr.  0 or -1 (errno). */

@@ -23,6 +23,7 @@
 #include "jwt.h"
 #include "ratelimit.h"
 #include "auth.h"
+#include "tls.h"
 
 /* Settings a service leaves unset (-1) get these. */
 static const struct config_default {
@@ -648,6 +649,8 @@ config_listens_free(struct gw_listens *head)
 		free(l->l_port);
 		free(l->l_client_ca);
 		free(l->l_redirect);
+		free(l->l_ciphers);
+		tls_listener_free(l->l_tlsctx);
 		free(l->l_file);
 		free(l);
 	}

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 struct rules;
+struct tls_listener;
 struct jwt_keyset;
 struct auth_jwks;
 struct ratelimit_policy;
@@ -110,6 +111,10 @@ struct gw_listen {
 	struct gw_tls_certs	 l_certs;	/* first is the default */
 	char			*l_client_ca;	/* NULL: no client certs */
 	int			 l_client_verify;	/* enum gw_client_verify */
+	/* not in the grammar yet (see tls.c): 1.2+1.3, tls.c's suites */
+	int			 l_protocols;	/* TLS_PROTO_* bits; 0: both */
+	char			*l_ciphers;	/* TLS 1.2 list; NULL: default */
+	struct tls_listener	*l_tlsctx;	/* tls_config_load(); owned */
 	char			*l_redirect;	/* "https://host:port": plain
 						   listener that redirects */
 	char			*l_file;	/* where it was declared */
@@ -180,6 +185,8 @@ struct gw_config {
 	char			*conf_rules_path;
 	char			*conf_access_log;	/* NULL: stderr */
 	char			*conf_error_log;	/* NULL: stderr */
+	int			 conf_log_syslog;	/* "log syslog" */
+	int			 conf_log_facility;	/* LOG_DAEMON.. */
 	char			*conf_pidfile;
 	char			*conf_user;	/* drop privileges to */
 	size_t			 conf_max_body;	/* default 1 MiB */

@@ -35,6 +35,7 @@
 #include "accesslog.h"
 #include "http.h"
 #include "stats.h"
+#include "tls.h"
 
 #define GATEWAY_DRAIN_MS	10000	/* in-flight requests at exit */
 #define GATEWAY_STOP_MS		5000	/* children after SIGTERM */
@@ -164,11 +165,21 @@ gateway_reload_warn(struct gw_config *old, struct gw_config *new)
 	    b = TAILQ_FIRST(&new->conf_listens); a != NULL && b != NULL;
 	    a = TAILQ_NEXT(a, l_entry), b = TAILQ_NEXT(b, l_entry))
 		if (strcmp(a->l_addr, b->l_addr) != 0 ||
-		    strcmp(a->l_port, b->l_port) != 0 || a->l_tls != b->l_tls)
+		    strcmp(a->l_port, b->l_port) != 0 || a->l_tls != b->l_tls ||
+		    (a->l_redirect == NULL) != (b->l_redirect == NULL) ||
+		    (a->l_redirect != NULL &&
+		    strcmp(a->l_redirect, b->l_redirect) != 0))
 			same = 0;
 	if (!same || a != NULL || b != NULL)
 		log_warnx("reload: listeners changed; restart the gateway "
 		    "to apply that");
+	if (old->conf_log_syslog != new->conf_log_syslog ||
+	    old->conf_log_facility != new->conf_log_facility ||
+	    (old->conf_error_log == NULL) != (new->conf_error_log == NULL) ||
+	    (old->conf_error_log != NULL &&
+	    strcmp(old->conf_error_log, new->conf_error_log) != 0))
+		log_warnx("reload: the error log changed; restart the "
+		    "gateway to apply that");
 	if (old->conf_workers != new->conf_workers)
 		log_warnx("reload: workers changed; restart the gateway to "
 		    "apply that");
@@ -200,7 +211,8 @@ gateway_reload(struct gateway *gw)
 		    "configuration", gw->gw_file);
 		return;
 	}
-	if (config_check(conf) == -1) {
+	/* new certificates are loaded here: a bad one keeps the old */
+	if (config_check(conf) == -1 || tls_config_load(conf) == -1) {
 		log_warnx("reload: %s failed the check; keeping the running "
 		    "configuration", gw->gw_file);
 		config_free(conf);
@@ -366,7 +378,8 @@ main(int argc, char *argv[])
 	gw.gw_file = conffile;
 	if ((gw.gw_conf = config_parse(conffile)) == NULL)
 		exit(1);
-	if (config_check(gw.gw_conf) == -1)
+	if (config_check(gw.gw_conf) == -1 ||
+	    tls_config_load(gw.gw_conf) == -1)
 		exit(1);
 	if (noaction) {
 		fprintf(stderr, "configuration OK\n");
@@ -375,6 +388,9 @@ main(int argc, char *argv[])
 	if (!foreground && gw.gw_conf->conf_error_log != NULL &&
 	    log_open(gw.gw_conf->conf_error_log) == -1)
 		fatal("error log %s", gw.gw_conf->conf_error_log);
+	/* -d keeps stderr */
+	if (!foreground && gw.gw_conf->conf_log_syslog)
+		log_syslog(gw.gw_conf->conf_log_facility);
 	if (accesslog_open(gw.gw_conf->conf_access_log) == -1)
 		fatal("access log %s", gw.gw_conf->conf_access_log);
 

@@ -10,6 +10,15 @@
  * a time, so pipelined requests are answered in order; their bytes wait
  * in the input buffer (bounded: reading stops beyond it).
  *
+ * TLS listeners (tls.h) use the same events: SSL_do_handshake, SSL_read
+ * and SSL_write run on the non-blocking fd from these callbacks, and
+ * WANT_READ/WANT_WRITE only decide which event waits.  Not libevent's
+ * bufferevent_openssl: this front is not built on bufferevents (their
+ * per-connection callbacks, watermarks and deferred writes are what the
+ * raw events save), and putting TLS connections alone on bufferevents
+ * would mean two connection layers.  The plain path pays one predicted
+ * branch (c_tls == NULL) in each of the read and write calls.
+ *
  * A request body with a Content-Length streams to the upstream as it
  * arrives.  A chunked body is decoded and collected first (at most max
  * body) because CGI needs CONTENT_LENGTH; nginx does the same.
@@ -53,6 +62,7 @@
 #include "jwt.h"
 #include "breaker.h"
 #include "luavm.h"
+#include "tls.h"
 #include "http.h"
 
 #define HTTP_BACKLOG		1024
@@ -70,6 +80,13 @@
 
 struct http_conn;
 TAILQ_HEAD(http_conns, http_conn);
+struct http_thread;
+
+/* What an evconnlistener accepts for: the thread and the listener. */
+struct http_lsn {
+	struct http_thread	*hl_thr;
+	const struct gw_listen	*hl_listen;	/* in hs_conf */
+};
 
 struct http_thread {
 	struct http_server	*ht_srv;
@@ -78,6 +95,7 @@ struct http_thread {
 	int			 ht_started;
 	struct event_base	*ht_base;
 	struct evconnlistener	*ht_lev[HTTP_MAX_LISTENERS];
+	struct http_lsn		 ht_lsn[HTTP_MAX_LISTENERS];
 	int			 ht_nlev;
 	struct event		*ht_ctl;	/* drain request */
 	struct event		*ht_tick;	/* log flush, drain check */
@@ -149,6 +167,12 @@ struct http_conn {
 	int			 c_first;	/* no request yet */
 	int			 c_inproc;	/* in http_conn_process() */
 	struct http_client	*c_client;
+	const struct gw_listen	*c_listen;	/* in hs_conf */
+	struct tls_conn		*c_tls;		/* NULL: plain */
+	unsigned int		 c_tls_ready:1;	/* handshake done */
+	unsigned int		 c_tls_peeked:1; /* first byte looked at */
+	unsigned int		 c_tls_rww:1;	/* SSL_read wants to write */
+	unsigned int		 c_tls_wwr:1;	/* SSL_write wants to read */
 	char			 c_addr[INET6_ADDRSTRLEN];
 	unsigned int		 c_port;
 	char			 c_saddr[INET6_ADDRSTRLEN];
@@ -254,6 +278,7 @@ static void	 http_conn_flush(struct http_conn *);
 static void	 http_conn_kill(struct http_conn *);
 static void	 http_conn_free(struct http_conn *);
 static void	 http_conn_timer(struct http_conn *, int ms);
+static void	 http_conn_linger(struct http_conn *);
 static void	 http_req_end(struct http_req *);
 static void	 http_answer_hdrs(struct http_conn *, struct http_req *, int,
 		    const char *, double, const char *);
@@ -397,6 +422,12 @@ http_log(struct http_conn *c, struct http_req *r, int status, size_t bytes,
 	e.ae_status = status;
 	e.ae_bytes = bytes;
 	e.ae_ut = ut;
+	if (c->c_tls != NULL && c->c_tls_ready) {
+		struct tls_info	 ti;
+
+		tls_conn_info(c->c_tls, &ti);
+		e.ae_tls = ti.ti_protocol;
+	}
 	if (r == NULL) {
 		/* no request could be read */
 		e.ae_time = time(NULL);
@@ -526,6 +557,221 @@ http_answer_body(struct http_conn *c, struct http_req *r, int status,
 	http_log(c, r, status, n, ut);
 }
 
+/* ------------------------------------------------------------------ I/O */
+
+/*
+ * A connection reads and writes through these two: recv(2)/writev(2)
+ * for a plain one, OpenSSL for a TLS one.  Both give what the plain
+ * calls give: n > 0, 0 at EOF, -1 with errno (EAGAIN: nothing now).
+ */
+static ssize_t	http_tls_read(struct http_conn *);
+static ssize_t	http_tls_write(struct http_conn *);
+
+static inline ssize_t
+http_io_read(struct http_conn *c)
+{
+	if (__builtin_expect(c->c_tls != NULL, 0))
+		return http_tls_read(c);
+	return upstream_recv(c->c_in, c->c_fd, HTTP_READ_MAX);
+}
+
+static inline ssize_t
+http_io_write(struct http_conn *c)
+{
+	if (__builtin_expect(c->c_tls != NULL, 0))
+		return http_tls_write(c);
+	return evbuffer_write(c->c_out, c->c_fd);
+}
+
+static ssize_t
+http_tls_read(struct http_conn *c)
+{
+	ssize_t	 n;
+
+	n = tls_conn_read(c->c_tls, c->c_in, HTTP_READ_MAX);
+	if (n > 0) {
+		/*
+		 * A record can hold more than was asked for, and OpenSSL
+		 * keeps the rest where epoll does not see it: come back for
+		 * it (a pause cancels this, and http_conn_pause() redoes
+		 * it).
+		 */
+		if (tls_conn_pending(c->c_tls))
+			event_active(&c->c_rev, EV_READ, 1);
+		return n;
+	}
+	switch (n) {
+	case 0:
+		return 0;
+	case TLS_IO_WANT_WRITE:
+		/* the write event comes back here (http_conn_write_cb) */
+		c->c_tls_rww = 1;
+		if (!event_pending(&c->c_wev, EV_WRITE, NULL))
+			event_add(&c->c_wev, NULL);
+		/* FALLTHROUGH */
+	case TLS_IO_WANT_READ:
+		errno = EAGAIN;
+		return -1;
+	default:
+		/* never "try again": the session is broken */
+		if (errno == EAGAIN || errno == EINTR)
+			errno = ECONNRESET;
+		return -1;
+	}
+}
+
+static ssize_t
+http_tls_write(struct http_conn *c)
+{
+	ssize_t	 n;
+
+	n = tls_conn_write(c->c_tls, c->c_out);
+	if (n > 0)
+		return n;
+	switch (n) {
+	case TLS_IO_WANT_READ:
+		/*
+		 * Only a renegotiation (refused) or a key update does that:
+		 * the read event retries the write (http_conn_read_cb).
+		 */
+		c->c_tls_wwr = 1;
+		if (c->c_rpaused && !c->c_eof)
+			event_add(&c->c_rev, NULL);
+		/* FALLTHROUGH */
+	case TLS_IO_WANT_WRITE:
+		errno = EAGAIN;
+		return -1;
+	default:
+		if (errno == EAGAIN)
+			errno = EPIPE;
+		return -1;
+	}
+}
+
+/*
+ * The first byte on a TLS port: a handshake record, or someone speaking
+ * plain HTTP to it, who gets a readable 400 (nginx's 497 idea) rather
+ * than a TLS alert.  1: TLS; 0: nothing yet; -1: answered or closed.
+ */
+static int
+http_tls_peek(struct http_conn *c)
+{
+	unsigned char	 b;
+	ssize_t		 n;
+
+	n = recv(c->c_fd, &b, 1, MSG_PEEK);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		http_conn_kill(c);
+		return -1;
+	}
+	c->c_tls_peeked = 1;
+	if (b == TLS_RECORD_HANDSHAKE)
+		return 1;
+	tls_conn_free(c->c_tls);
+	c->c_tls = NULL;
+	/* answered in plain text; the access log has the line */
+	http_answer(c, NULL, 400, "plain HTTP request sent to a TLS port",
+	    -1);
+	http_conn_linger(c);
+	return -1;
+}
+
+/* One handshake step, from either event. */
+static void
+http_tls_handshake(struct http_conn *c)
+{
+	const char	*errstr = NULL;
+
+	if (!c->c_tls_peeked && http_tls_peek(c) != 1)
+		return;
+	switch (tls_conn_handshake(c->c_tls, &errstr)) {
+	case 1:
+		c->c_tls_ready = 1;
+		if (evbuffer_get_length(c->c_out) == 0 &&
+		    event_pending(&c->c_wev, EV_WRITE, NULL))
+			event_del(&c->c_wev);
+		break;
+	case TLS_IO_WANT_READ:
+		/* the read event is always on at this point */
+		if (event_pending(&c->c_wev, EV_WRITE, NULL))
+			event_del(&c->c_wev);
+		break;
+	case TLS_IO_WANT_WRITE:
+		if (!event_pending(&c->c_wev, EV_WRITE, NULL))
+			event_add(&c->c_wev, NULL);
+		break;
+	default:
+		/* scanners and refused client certificates: not warnings */
+		log_debug("%s: %s: %s", __func__, c->c_addr, errstr);
+		http_conn_kill(c);
+		break;
+	}
+}
+
+/*
+ * The read event of a TLS connection, before reading: the handshake, or
+ * a write that waited for readability.  1: the callback is done.
+ */
+static int
+http_tls_wake_read(struct http_conn *c)
+{
+	if (!c->c_tls_ready) {
+		http_tls_handshake(c);
+		/* done: the request may be in OpenSSL already, read on */
+		return c->c_dead || c->c_tls == NULL || !c->c_tls_ready;
+	}
+	if (c->c_tls_wwr) {
+		c->c_tls_wwr = 0;
+		http_conn_flush(c);
+		if (c->c_dead)
+			return 1;
+		if (c->c_rpaused) {
+			/* woken only for the write */
+			event_del(&c->c_rev);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The write event of a TLS connection: 1 when it was not for c_out. */
+static int
+http_tls_wake_write(struct http_conn *c)
+{
+	if (!c->c_tls_ready) {
+		http_tls_handshake(c);
+		if (!c->c_dead && c->c_tls_ready)
+			event_active(&c->c_rev, EV_READ, 1);
+		return 1;
+	}
+	if (c->c_tls_wwr) {
+		/* the read event retries the write */
+		event_del(&c->c_wev);
+		return 1;
+	}
+	if (c->c_tls_rww) {
+		c->c_tls_rww = 0;
+		if (!c->c_rpaused)
+			event_active(&c->c_rev, EV_READ, 1);
+		if (evbuffer_get_length(c->c_out) == 0) {
+			event_del(&c->c_wev);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Our side is done writing: close_notify first over TLS. */
+static void
+http_conn_shutdown_wr(struct http_conn *c)
+{
+	if (c->c_tls != NULL)
+		tls_conn_shutdown(c->c_tls);
+	shutdown(c->c_fd, SHUT_WR);
+}
+
 /* ------------------------------------------------------------ connection */
 
 /* Re-arms the one timer of c; ms <= 0 disarms it. */
@@ -552,8 +798,13 @@ http_conn_pause(struct http_conn *c, int pause)
 	c->c_rpaused = pause;
 	if (pause)
 		event_del(&c->c_rev);
-	else
+	else {
 		event_add(&c->c_rev, NULL);
+		/* decrypted bytes no socket event will announce */
+		if (c->c_tls != NULL && c->c_tls_ready &&
+		    tls_conn_pending(c->c_tls))
+			event_active(&c->c_rev, EV_READ, 1);
+	}
 }
 
 /* Closes now, or as soon as no callback of c is on the stack. */
@@ -585,7 +836,7 @@ http_conn_linger(struct http_conn *c)
 	http_conn_timer(c, HTTP_LINGER_MS);
 	http_conn_flush(c);
 	if (!c->c_dead && evbuffer_get_length(c->c_out) == 0) {
-		shutdown(c->c_fd, SHUT_WR);
+		http_conn_shutdown_wr(c);
 		if (c->c_eof)
 			http_conn_kill(c);
 	}
@@ -599,12 +850,13 @@ http_conn_flush(struct http_conn *c)
 	int		 n;
 
 	while (evbuffer_get_length(c->c_out) > 0) {
-		n = evbuffer_write(c->c_out, c->c_fd);
+		n = http_io_write(c);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				if (!event_pending(&c->c_wev, EV_WRITE, NULL))
+				if (!c->c_tls_wwr &&
+				    !event_pending(&c->c_wev, EV_WRITE, NULL))
 					event_add(&c->c_wev, NULL);
 				/* the send timeout, unless another one runs */
 				if (c->c_state == HC_WAIT)
@@ -634,8 +886,12 @@ http_conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	struct http_req		*r = c->c_req;
 
 	c->c_busy++;
-	if (evbuffer_write(c->c_out, fd) == -1 && errno != EAGAIN &&
-	    errno != EINTR) {
+	if (__builtin_expect(c->c_tls != NULL, 0) && http_tls_wake_write(c)) {
+		http_conn_leave(c);
+		return;
+	}
+	if (evbuffer_get_length(c->c_out) > 0 && http_io_write(c) == -1 &&
+	    errno != EAGAIN && errno != EINTR) {
 		evbuffer_drain(c->c_out, evbuffer_get_length(c->c_out));
 		http_conn_kill(c);
 	} else if (evbuffer_get_length(c->c_out) == 0) {
@@ -643,7 +899,7 @@ http_conn_write_cb(evutil_socket_t fd, short what, void *arg)
 		if (c->c_state == HC_WAIT)
 			http_conn_timer(c, 0);
 		if (c->c_state == HC_LINGER) {
-			shutdown(c->c_fd, SHUT_WR);
+			http_conn_shutdown_wr(c);
 			if (c->c_eof)
 				http_conn_kill(c);
 		} else if (r != NULL && r->r_upstream && r->r_up.u_paused)
@@ -661,7 +917,11 @@ http_conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	ssize_t			 n;
 
 	c->c_busy++;
-	n = upstream_recv(c->c_in, fd, HTTP_READ_MAX);
+	if (__builtin_expect(c->c_tls != NULL, 0) && http_tls_wake_read(c)) {
+		http_conn_leave(c);
+		return;
+	}
+	n = http_io_read(c);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
 		/* woken by http_up_more(): buffered body goes on */
 		if (c->c_state == HC_BODY)
@@ -780,11 +1040,40 @@ http_client_put(struct http_server *srv, struct http_client *cl)
 	pthread_mutex_unlock(&srv->hs_clients_mtx);
 }
 
+/*
+ * The TLS context of listener l in the current generation, so that a
+ * reload brings new certificates to new connections; l's own (the first
+ * generation's) when the reload changed listeners.  SSL_new() takes its
+ * own reference: the generation goes at once.
+ */
+static struct tls_conn *
+http_tls_new(const struct gw_listen *l, int fd)
+{
+	struct generation	*gen;
+	struct gw_listen	*nl;
+	struct tls_listener	*ctx = l->l_tlsctx;
+	struct tls_conn		*tc;
+
+	if ((gen = generation_acquire()) != NULL) {
+		TAILQ_FOREACH(nl, &gen->gen_conf->conf_listens, l_entry)
+			if (nl->l_tls && nl->l_tlsctx != NULL &&
+			    strcmp(nl->l_addr, l->l_addr) == 0 &&
+			    strcmp(nl->l_port, l->l_port) == 0) {
+				ctx = nl->l_tlsctx;
+				break;
+			}
+	}
+	tc = ctx != NULL ? tls_conn_new(ctx, fd) : NULL;
+	generation_release(gen);
+	return tc;
+}
+
 static void
 http_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
-	struct http_thread	*t = arg;
+	struct http_lsn		*hl = arg;
+	struct http_thread	*t = hl->hl_thr;
 	struct http_server	*srv = t->ht_srv;
 	struct http_conn	*c;
 	struct sockaddr_storage	 ss;
@@ -799,9 +1088,17 @@ http_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		strcpy(port, "0");
 	}
 	c->c_port = strtoul(port, NULL, 10);
+	c->c_listen = hl->hl_listen;
 	if ((c->c_client = http_client_get(srv, c->c_addr)) == NULL) {
 		log_debug("%s: %s: too many connections", __func__,
 		    c->c_addr);
+		close(fd);
+		free(c);
+		return;
+	}
+	if (c->c_listen->l_tls &&
+	    (c->c_tls = http_tls_new(c->c_listen, fd)) == NULL) {
+		http_client_put(srv, c->c_client);
 		close(fd);
 		free(c);
 		return;
@@ -851,6 +1148,7 @@ http_conn_free(struct http_conn *c)
 	event_del(&c->c_rev);
 	event_del(&c->c_wev);
 	event_del(&c->c_tev);
+	tls_conn_free(c->c_tls);	/* close_notify, if it went well */
 	close(c->c_fd);
 	evbuffer_free(c->c_in);
 	evbuffer_free(c->c_out);
@@ -1359,6 +1657,61 @@ http_req_breaker(struct http_conn *c, struct http_req *r,
 	return -1;
 }
 
+/*
+ * A "redirect" listener answers every request with the same target on
+ * the HTTPS side: 301 for GET and HEAD (what every client follows and
+ * caches), 308 for the other methods, so that a POST stays a POST with
+ * its body.  A URL without a host ("https://", "https://:8443") takes
+ * the request's Host, without its port.  A body is not read: the
+ * connection closes after the answer.
+ */
+static void
+http_redirect(struct http_conn *c, struct http_req *r, const char *target)
+{
+	const char	*url = c->c_listen->l_redirect, *rest, *method, *host;
+	const char	*p;
+	struct evbuffer	*b;
+	char		*loc, *hdr;
+	size_t		 ulen;
+	int		 status;
+
+	for (p = target; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
+			http_answer(c, r, 400, "invalid request target", -1);
+			http_req_end(r);
+			return;
+		}
+	method = r->r_block + r->r_head.hh_method;
+	status = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ?
+	    301 : 308;
+	rest = strstr(url, "://") + 3;	/* parse.y checked the scheme */
+	ulen = strlen(url);
+	if (ulen > 0 && url[ulen - 1] == '/')
+		ulen--;
+	if (*rest == '\0' || *rest == ':') {
+		host = r->r_head.hh_host != -1 ? r->r_block +
+		    r->r_head.hh_fields[r->r_head.hh_host].hf_value : NULL;
+		http_server_name(r, host);
+		if (r->r_host[0] == '\0')
+			snprintf(r->r_host, sizeof(r->r_host), "%s",
+			    c->c_thr->ht_srv->hs_addr[0] != '\0' ?
+			    c->c_thr->ht_srv->hs_addr : "localhost");
+		xasprintf(&loc, "%.*s%s%.*s%s", (int)(rest - url), url,
+		    r->r_host, (int)(ulen - (rest - url)), rest, target);
+	} else
+		xasprintf(&loc, "%.*s%s", (int)ulen, url, target);
+	xasprintf(&hdr, "Location: %s\r\n", loc);
+	if (r->r_body != HB_NONE)
+		r->r_close = 1;	/* its body stays unread */
+	b = evbuffer_new();
+	evbuffer_add_printf(b, "Redirecting to %s\n", loc);
+	http_answer_body(c, r, status, "text/plain", b, -1, hdr);
+	evbuffer_free(b);
+	free(hdr);
+	free(loc);
+	http_req_end(r);
+}
+
 /* A complete head of blen bytes is at the start of c_in. */
 static void
 http_req_begin(struct http_conn *c, size_t blen)
@@ -1466,6 +1819,10 @@ http_req_begin(struct http_conn *c, size_t blen)
 		http_req_end(r);
 		return;
 	}
+	if (c->c_listen->l_redirect != NULL) {
+		http_redirect(c, r, target);
+		return;
+	}
 	q = memchr(target, '?', tlen);
 	plen = q ? (size_t)(q - target) : tlen;
 	/* this request runs on the generation current now, to its end */
@@ -1554,6 +1911,16 @@ http_req_begin(struct http_conn *c, size_t blen)
 	r->r_env.ue_remote_addr = c->c_addr;
 	r->r_env.ue_remote_port = c->c_port;
 	r->r_env.ue_request_id = r->r_rid;
+	if (c->c_tls != NULL) {
+		struct tls_info	 ti;
+
+		tls_conn_info(c->c_tls, &ti);
+		r->r_env.ue_https = 1;
+		r->r_env.ue_ssl_protocol = ti.ti_protocol;
+		r->r_env.ue_ssl_cipher = ti.ti_cipher;
+		r->r_env.ue_ssl_client_verify = ti.ti_verify;
+		r->r_env.ue_ssl_client_s_dn = ti.ti_dn;
+	}
 	if (h.hh_traceparent != -1)
 		r->r_env.ue_traceparent = b +
 		    h.hh_fields[h.hh_traceparent].hf_value;
@@ -1932,7 +2299,10 @@ http_bind(struct http_thread *t, const struct gw_listen *l,
 			*errstr = "too many listeners";
 			break;
 		}
-		lev = evconnlistener_new_bind(t->ht_base, http_accept_cb, t,
+		t->ht_lsn[t->ht_nlev].hl_thr = t;
+		t->ht_lsn[t->ht_nlev].hl_listen = l;
+		lev = evconnlistener_new_bind(t->ht_base, http_accept_cb,
+		    &t->ht_lsn[t->ht_nlev],
 		    LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
 		    HTTP_BACKLOG, ai->ai_addr, ai->ai_addrlen);
@@ -1975,9 +2345,10 @@ http_server_listen(struct http_server *srv, const char **errstr)
 		t->ht_fields = xcalloc(conf->conf_max_headers > 0 ?
 		    conf->conf_max_headers : 1, sizeof(struct http_field));
 		TAILQ_FOREACH(l, &conf->conf_listens, l_entry) {
-			if (l->l_tls) {
+			if (l->l_tls && l->l_tlsctx == NULL) {
 				/* never plain HTTP where TLS was asked for */
-				*errstr = "TLS listeners are not supported yet";
+				*errstr = "TLS listener without a context "
+				    "(tls_config_load)";
 				log_warnx("%s: listen on %s port %s: %s",
 				    __func__, l->l_addr, l->l_port, *errstr);
 				return -1;

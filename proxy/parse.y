@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 
 #include "log.h"
 #include "xmalloc.h"
@@ -131,6 +132,7 @@ static void		 yyerror(const char *);
 %token	SLEEP "sleep" PROBES "probes" SLOW "slow" CONCURRENT "concurrent"
 %token	BALANCE "balance" BODY "body" CA "ca" CERTIFICATE "certificate"
 %token	CHDIR "chdir" CHECK "check" CLIENT "client"
+%token	FACILITY "facility" STDERR "stderr" SYSLOG "syslog"
 %token	CONNECTIONS "connections" CONNECT "connect" CONNS "conns"
 %token	COOKIE "cookie" DOWN "down" ENV "env" ERRLOG "error" FAILS "fails"
 %token	FALL "fall" GROUP "group" HASH "hash" HEADER "header"
@@ -151,6 +153,7 @@ static void		 yyerror(const char *);
 %token	<number>	NUMBER "number"
 %type	<string>	value
 %type	<number>	size time count optverify optrefresh optburst
+%type	<number>	optfacility
 %type	<string>	optcertname
 
 %destructor	{ free($$); } <string>
@@ -257,8 +260,27 @@ main		: WORKERS NUMBER		{
 			if (conf_duplicate(conf->conf_error_log != NULL,
 			    "error log"))
 				free($3);
-			else
+			else if (conf->conf_log_syslog) {
+				conferr("\"error log\" and \"log syslog\": "
+				    "choose one");
+				free($3);
+			} else
 				conf->conf_error_log = $3;
+		}
+		| LOG SYSLOG optfacility	{
+			if (conf_duplicate(conf->conf_log_syslog, "log"))
+				;
+			else if (conf->conf_error_log != NULL)
+				conferr("\"error log\" and \"log syslog\": "
+				    "choose one");
+			else {
+				conf->conf_log_syslog = 1;
+				conf->conf_log_facility = (int)$3;
+			}
+		}
+		| LOG STDERR			{
+			/* the default, said out loud */
+			(void)conf_duplicate(conf->conf_log_syslog, "log");
 		}
 		| PIDFILE STRING		{
 			if (conf_duplicate(conf->conf_pidfile != NULL,
@@ -335,6 +357,18 @@ main		: WORKERS NUMBER		{
 				    "1000000");
 			else
 				conf->conf_max_client_conns = (int)$4;
+		}
+		;
+
+/* syslog facility: daemon unless named */
+optfacility	: /* empty */			{ $$ = LOG_DAEMON; }
+		| FACILITY STRING		{
+			if (($$ = log_facility($2)) == -1) {
+				conferr("unknown syslog facility \"%s\"",
+				    $2);
+				$$ = LOG_DAEMON;
+			}
+			free($2);
 		}
 		;
 
@@ -943,6 +977,7 @@ static const struct keyword {
 	{ "env",		ENV },
 	{ "error",	ERRLOG },
 	{ "errors",	ERRORS },
+	{ "facility",	FACILITY },
 	{ "fails",	FAILS },
 	{ "fall",		FALL },
 	{ "file",		FILE_ },
@@ -1001,8 +1036,10 @@ static const struct keyword {
 	{ "slow",		SLOW },
 	{ "socket",	SOCKET },
 	{ "source",	SOURCE },
+	{ "stderr",	STDERR },
 	{ "string",	STRING },
 	{ "sub",		SUB },
+	{ "syslog",	SYSLOG },
 	{ "timeout",	TIMEOUT },
 	{ "tls",		TLS },
 	{ "trusted",	TRUSTED },

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -36,8 +37,13 @@
 /* unsent request body beyond this: the front stops reading the client */
 #define UPSTREAM_STDIN_HIWAT	(64 * 1024)
 #define UPSTREAM_STDIN_LOWAT	(16 * 1024)
-/* a request up to this size is kept for one retry on a new connection */
+/* a request body up to this size is kept for one retry on a new
+ * connection (the params are built again) */
 #define UPSTREAM_REPLAY_MAX	(64 * 1024)
+/* BEGIN_REQUEST and the first PARAMS header, before the params */
+#define UPSTREAM_PRE		(2 * FCGI_HEADER_SIZE + 8)
+/* spare evbuffers kept per thread: a request takes up to six */
+#define UPSTREAM_SPARE		32
 
 enum {
 	UPR_HEADER,
@@ -61,23 +67,43 @@ static void	upstream_stderr(struct upstream *, int);
 
 /* ---------------------------------------------------------------- params */
 
+/* Makes room for need more bytes after upp_len. */
+static void
+upstream_params_room(struct upstream_params *p, size_t need)
+{
+	size_t	 cap;
+
+	if (p->upp_cap - p->upp_len >= need)
+		return;
+	cap = p->upp_cap ? p->upp_cap : 1024;
+	while (cap - p->upp_len < need)
+		cap *= 2;
+	p->upp_buf = xreallocarray(p->upp_buf, cap, 1);
+	p->upp_cap = cap;
+}
+
 void
 upstream_params_add(struct upstream_params *p, const char *name,
     size_t name_len, const char *value, size_t value_len)
 {
-	size_t	 need;
+	uint8_t	*q;
 
-	need = fcgi_nv_size(name_len, value_len);
-	if (p->upp_cap - p->upp_len < need) {
-		size_t cap = p->upp_cap ? p->upp_cap : 1024;
-
-		while (cap - p->upp_len < need)
-			cap *= 2;
-		p->upp_buf = xreallocarray(p->upp_buf, cap, 1);
-		p->upp_cap = cap;
+	if (name_len >= 128 || value_len >= 128) {
+		/* long lengths, and the ones fcgi refuses (too long) */
+		upstream_params_room(p, fcgi_nv_size(name_len, value_len));
+		p->upp_len += fcgi_nv_encode(p->upp_buf + p->upp_len,
+		    p->upp_cap - p->upp_len, name, name_len, value,
+		    value_len);
+		return;
 	}
-	p->upp_len += fcgi_nv_encode(p->upp_buf + p->upp_len,
-	    p->upp_cap - p->upp_len, name, name_len, value, value_len);
+	/* the common case by hand: two one-byte lengths (fcgi.h) */
+	upstream_params_room(p, 2 + name_len + value_len);
+	q = p->upp_buf + p->upp_len;
+	q[0] = name_len;
+	q[1] = value_len;
+	memcpy(q + 2, name, name_len);
+	memcpy(q + 2 + name_len, value, value_len);
+	p->upp_len += 2 + name_len + value_len;
 }
 
 void
@@ -87,41 +113,44 @@ upstream_params_adds(struct upstream_params *p, const char *name,
 	upstream_params_add(p, name, strlen(name), value, strlen(value));
 }
 
+/* The uppercased name of a header, or names that are never passed. */
+#define UPSTREAM_IS(b, n, s)	((n) == sizeof(s) - 1 && \
+				    memcmp((b), (s), sizeof(s) - 1) == 0)
+
 int
 upstream_params_header(struct upstream_params *p, const char *name,
     const char *value)
 {
-	/* headers that have their own param, or must never reach one */
-	static const char	*skip[] = {
-		"Content-Length", "Content-Type", "Proxy"
-	};
-	char			 buf[256];
-	size_t			 i, n;
+	char			 buf[256], *d = buf + 5;
+	size_t			 i;
+	unsigned char		 c;
 
-	n = strlen(name);
-	if (n == 0 || n + 5 >= sizeof(buf))
-		return -1;
-	for (i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
-		if (strcasecmp(name, skip[i]) == 0)
-			return -1;
+	/* ASCII by hand: ctype's locale lookups cost more than the copy */
 	memcpy(buf, "HTTP_", 5);
-	for (i = 0; i < n; i++) {
-		unsigned char c = name[i];
-
+	for (i = 0; (c = name[i]) != '\0'; i++) {
+		if (i + 5 >= sizeof(buf) - 1)
+			return -1;
 		/* '_' is refused so "X-A" and "X_A" cannot both map here */
-		if (c == '-')
-			buf[5 + i] = '_';
-		else if (isalnum(c))
-			buf[5 + i] = toupper(c);
+		if (c >= 'a' && c <= 'z')
+			d[i] = c - 'a' + 'A';
+		else if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+			d[i] = c;
+		else if (c == '-')
+			d[i] = '_';
 		else
 			return -1;
 	}
-	buf[5 + n] = '\0';
-	/* never anything that looks like the gateway's auth params */
-	if (strcmp(buf + 5, "REMOTE_USER") == 0 ||
-	    strncmp(buf + 5, "AUTH_", 5) == 0)
+	if (i == 0)
 		return -1;
-	upstream_params_add(p, buf, n + 5, value, strlen(value));
+	d[i] = '\0';
+	/* headers that have their own param, or must never reach one
+	 * (Proxy: httpoxy), and anything like the gateway's auth params */
+	if (UPSTREAM_IS(d, i, "CONTENT_LENGTH") ||
+	    UPSTREAM_IS(d, i, "CONTENT_TYPE") || UPSTREAM_IS(d, i, "PROXY") ||
+	    UPSTREAM_IS(d, i, "REMOTE_USER") ||
+	    (i >= 5 && memcmp(d, "AUTH_", 5) == 0))
+		return -1;
+	upstream_params_add(p, buf, i + 5, value, strlen(value));
 	return 0;
 }
 
@@ -405,11 +434,71 @@ upstream_cgi_parse(const char *p, size_t len, int *status, char *reason,
 
 /* Params are built here, then copied into records: no malloc per request. */
 static __thread struct upstream_params	 upstream_scratch;
+/* Empty evbuffers for the next requests of this thread. */
+static __thread struct evbuffer		*upstream_spare[UPSTREAM_SPARE];
+static __thread int			 upstream_nspare;
 
 void
 upstream_thread_free(void)
 {
 	upstream_params_free(&upstream_scratch);
+	while (upstream_nspare > 0)
+		evbuffer_free(upstream_spare[--upstream_nspare]);
+}
+
+static struct evbuffer *
+upstream_buf_get(void)
+{
+	struct evbuffer	*b;
+
+	if (upstream_nspare > 0)
+		return upstream_spare[--upstream_nspare];
+	if ((b = evbuffer_new()) == NULL)
+		fatalx("%s: evbuffer_new", __func__);
+	return b;
+}
+
+/* Gives b back emptied; NULL is a no-op. */
+static void
+upstream_buf_put(struct evbuffer *b)
+{
+	size_t	 n;
+
+	if (b == NULL)
+		return;
+	if ((n = evbuffer_get_length(b)) > 0)
+		evbuffer_drain(b, n);
+	if (upstream_nspare < UPSTREAM_SPARE)
+		upstream_spare[upstream_nspare++] = b;
+	else
+		evbuffer_free(b);
+}
+
+static uint64_t
+upstream_now_ns(void)
+{
+	struct timespec	 ts;
+
+	/* CLOCK_MONOTONIC is a vDSO call: no syscall */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+/* Decimal digits of v and a NUL at buf; returns their count. */
+static size_t
+upstream_utoa(char *buf, unsigned long long v)
+{
+	char	 tmp[24];
+	size_t	 n = 0, i;
+
+	do {
+		tmp[n++] = '0' + v % 10;
+		v /= 10;
+	} while (v > 0);
+	for (i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	buf[n] = '\0';
+	return n;
 }
 
 /* Is name overridden by one of the service's `param` directives? */
@@ -436,22 +525,21 @@ upstream_build(struct upstream *u)
 	const struct http_field		*f;
 	const struct gw_string		*s;
 	const char			*eq;
-	uint8_t				 rec[FCGI_HEADER_SIZE + 8];
-	char				 num[32], proto[16];
-	size_t				 k;
+	char				 num[32], proto[32];
+	size_t				 k, n, plen;
 	int				 i, over;
 
-	fcgi_header_encode(rec, FCGI_T_BEGIN_REQUEST, UPSTREAM_REQUEST_ID, 8,
-	    0);
-	fcgi_begin_request_encode(rec + FCGI_HEADER_SIZE, FCGI_R_RESPONDER,
-	    FCGI_KEEP_CONN);
-	evbuffer_add(u->u_out, rec, sizeof(rec));
-
 	over = !TAILQ_EMPTY(&u->u_svc->svc_params);
+	/* BEGIN_REQUEST and the PARAMS header go in front, once the
+	 * length is known: the whole of it is one evbuffer_add */
 	pp->upp_len = 0;
-	snprintf(proto, sizeof(proto), "HTTP/%d.%d", e->ue_major,
-	    e->ue_minor);
-	snprintf(num, sizeof(num), "%u", e->ue_remote_port);
+	upstream_params_room(pp, UPSTREAM_PRE);
+	pp->upp_len = UPSTREAM_PRE;
+	memcpy(proto, "HTTP/", 5);
+	n = 5 + upstream_utoa(proto + 5, e->ue_major > 0 ? e->ue_major : 0);
+	proto[n++] = '.';
+	upstream_utoa(proto + n, e->ue_minor > 0 ? e->ue_minor : 0);
+	upstream_utoa(num, e->ue_remote_port);
 	{
 		/* the gateway's own params, unless a `param` replaces one */
 		const char *std[][2] = {
@@ -471,6 +559,10 @@ upstream_build(struct upstream *u)
 			{ "CONTENT_TYPE", h->hh_ctype == -1 ? "" :
 			    e->ue_block + h->hh_fields[h->hh_ctype].hf_value },
 			{ "HTTPS", e->ue_https ? "on" : NULL },
+			{ "SSL_PROTOCOL", e->ue_ssl_protocol },
+			{ "SSL_CIPHER", e->ue_ssl_cipher },
+			{ "SSL_CLIENT_VERIFY", e->ue_ssl_client_verify },
+			{ "SSL_CLIENT_S_DN", e->ue_ssl_client_s_dn },
 			{ "TRACEPARENT", e->ue_traceparent }
 		};
 
@@ -488,8 +580,7 @@ upstream_build(struct upstream *u)
 		upstream_params_add(pp, "PATH_INFO", 9, e->ue_path_info,
 		    e->ue_path_info_len);
 	if (e->ue_content_length >= 0)
-		snprintf(num, sizeof(num), "%lld",
-		    (long long)e->ue_content_length);
+		upstream_utoa(num, (unsigned long long)e->ue_content_length);
 	else
 		num[0] = '\0';
 	if (!over || !upstream_overridden(u->u_svc, "CONTENT_LENGTH", 14))
@@ -511,7 +602,29 @@ upstream_build(struct upstream *u)
 		upstream_params_add(pp, e->ue_params[k].up_name,
 		    strlen(e->ue_params[k].up_name), e->ue_params[k].up_value,
 		    e->ue_params[k].up_value_len);
-	upstream_params_records(pp, u->u_out, UPSTREAM_REQUEST_ID);
+
+	plen = pp->upp_len - UPSTREAM_PRE;
+	fcgi_header_encode(pp->upp_buf, FCGI_T_BEGIN_REQUEST,
+	    UPSTREAM_REQUEST_ID, 8, 0);
+	fcgi_begin_request_encode(pp->upp_buf + FCGI_HEADER_SIZE,
+	    FCGI_R_RESPONDER, FCGI_KEEP_CONN);
+	if (plen <= FCGI_CONTENT_MAX) {
+		/* one PARAMS record and the empty one that ends them */
+		fcgi_header_encode(pp->upp_buf + 2 * FCGI_HEADER_SIZE,
+		    FCGI_T_PARAMS, UPSTREAM_REQUEST_ID, plen, 0);
+		upstream_params_room(pp, FCGI_HEADER_SIZE);
+		fcgi_header_encode(pp->upp_buf + pp->upp_len, FCGI_T_PARAMS,
+		    UPSTREAM_REQUEST_ID, 0, 0);
+		evbuffer_add(u->u_out, pp->upp_buf,
+		    pp->upp_len + FCGI_HEADER_SIZE);
+	} else {
+		struct upstream_params	 rest;
+
+		rest.upp_buf = pp->upp_buf + UPSTREAM_PRE;
+		rest.upp_len = rest.upp_cap = plen;
+		evbuffer_add(u->u_out, pp->upp_buf, 2 * FCGI_HEADER_SIZE);
+		upstream_params_records(&rest, u->u_out, UPSTREAM_REQUEST_ID);
+	}
 }
 
 void
@@ -534,25 +647,48 @@ upstream_start(struct upstream *u, struct event_base *base,
 	u->u_tries = env->ue_retries > 0 ? env->ue_retries : 0;
 	u->u_read_tv.tv_sec = svc->svc_read_timeout / 1000;
 	u->u_read_tv.tv_usec = (svc->svc_read_timeout % 1000) * 1000;
-	u->u_out = evbuffer_new();
-	u->u_stdin = evbuffer_new();
-	u->u_in = evbuffer_new();
-	u->u_body = evbuffer_new();
-	u->u_err = evbuffer_new();
-	u->u_hdrs = xmalloc(sizeof(*u->u_hdrs));
+	u->u_out = upstream_buf_get();
+	u->u_stdin = upstream_buf_get();
+	u->u_in = upstream_buf_get();
+	u->u_body = upstream_buf_get();
+	u->u_err = upstream_buf_get();
+	u->u_hdrs = &u->u_hdrq;
 	TAILQ_INIT(u->u_hdrs);
 	if (body != NULL)
 		evbuffer_add_buffer(u->u_stdin, body);
 	u->u_body_eof = eof;
-	event_base_gettimeofday_cached(base, &u->u_t0);
+	u->u_t0 = upstream_now_ns();
 	upstream_acquire(u);
+}
+
+static double
+upstream_since(const struct upstream *u, uint64_t t)
+{
+	return t > u->u_t0 ? (double)(t - u->u_t0) / 1e9 : 0;
 }
 
 double
 upstream_time(const struct upstream *u)
 {
-	return (u->u_t1.tv_sec - u->u_t0.tv_sec) +
-	    (u->u_t1.tv_usec - u->u_t0.tv_usec) / 1e6;
+	/* refused by the pool at once: no backend was involved */
+	if (u->u_tconn == 0 && !u->u_pended)
+		return 0;
+	/* a finished exchange took time, even below the clock's grain */
+	if (u->u_finished && u->u_t1 <= u->u_t0)
+		return 1e-9;
+	return upstream_since(u, u->u_t1);
+}
+
+double
+upstream_connect_time(const struct upstream *u)
+{
+	return upstream_since(u, u->u_tconn);
+}
+
+double
+upstream_first_byte_time(const struct upstream *u)
+{
+	return upstream_since(u, u->u_tfirst);
 }
 
 /* A connect failure: another try on another server, or 502. */
@@ -580,7 +716,7 @@ upstream_acquire(struct upstream *u)
 		upstream_connected(u);
 		break;
 	case POOL_PENDING:
-		u->u_waiting = 1;
+		u->u_waiting = u->u_pended = 1;
 		break;
 	case POOL_EFULL:
 		upstream_error(u, 503, "service queue is full", 0);
@@ -621,7 +757,10 @@ upstream_pending(struct upstream *u)
 	    evbuffer_get_length(u->u_out);
 }
 
-/* Keeps a copy of u_out from start on, for one retry while it is small. */
+/*
+ * Keeps a copy of the STDIN records in u_out from start on, for one retry
+ * while they are small.  The params are not kept: they are built again.
+ */
 static void
 upstream_keep(struct upstream *u, size_t start)
 {
@@ -632,19 +771,32 @@ upstream_keep(struct upstream *u, size_t start)
 	if (u->u_noreplay)
 		return;
 	n = evbuffer_get_length(u->u_out) - start;
+	if (n == 0)
+		return;
+	if (u->u_replay == NULL)
+		u->u_replay = upstream_buf_get();
 	if (evbuffer_get_length(u->u_replay) + n > UPSTREAM_REPLAY_MAX) {
 		u->u_noreplay = 1;
 		evbuffer_drain(u->u_replay, evbuffer_get_length(u->u_replay));
 		return;
 	}
-	if (n == 0)
-		return;
 	evbuffer_ptr_set(u->u_out, &pos, start, EVBUFFER_PTR_SET);
 	if (evbuffer_reserve_space(u->u_replay, n, &v, 1) < 1)
 		fatalx("%s: evbuffer_reserve_space", __func__);
 	evbuffer_copyout_from(u->u_out, &pos, v.iov_base, n);
 	v.iov_len = n;
 	evbuffer_commit_space(u->u_replay, &v, 1);
+}
+
+/* The empty STDIN record: all of the body has been framed. */
+static void
+upstream_stdin_end(struct upstream *u)
+{
+	uint8_t	 hdr[FCGI_HEADER_SIZE];
+
+	fcgi_header_encode(hdr, FCGI_T_STDIN, UPSTREAM_REQUEST_ID, 0, 0);
+	evbuffer_add(u->u_out, hdr, sizeof(hdr));
+	u->u_stdin_end = 1;
 }
 
 /* Frames what body there is as STDIN records, while u_out has room. */
@@ -666,13 +818,10 @@ upstream_frame(struct upstream *u)
 		evbuffer_add(u->u_out, hdr, sizeof(hdr));
 		evbuffer_remove_buffer(u->u_stdin, u->u_out, n);
 	}
-	if (u->u_body_eof && evbuffer_get_length(u->u_stdin) == 0) {
-		fcgi_header_encode(hdr, FCGI_T_STDIN, UPSTREAM_REQUEST_ID, 0,
-		    0);
-		evbuffer_add(u->u_out, hdr, sizeof(hdr));
-		u->u_stdin_end = 1;
-	}
+	/* the empty STDIN is not kept: u_stdin_end says to send it again */
 	upstream_keep(u, start);
+	if (u->u_body_eof && evbuffer_get_length(u->u_stdin) == 0)
+		upstream_stdin_end(u);
 }
 
 int
@@ -709,18 +858,18 @@ upstream_connected(struct upstream *u)
 	    upstream_read_cb, u);
 	event_assign(&u->u_wev, u->u_base, u->u_fd, EV_WRITE | EV_PERSIST,
 	    upstream_write_cb, u);
-	if (u->u_replay != NULL && evbuffer_get_length(u->u_replay) > 0) {
-		/* the same bytes again, on the new connection */
-		u->u_wfailed = 0;
+	u->u_tconn = upstream_now_ns();
+	/* a retry sends the same params and the body framed so far again */
+	u->u_wfailed = 0;
+	upstream_build(u);
+	if (u->u_replay != NULL && evbuffer_get_length(u->u_replay) > 0)
 		evbuffer_add(u->u_out, evbuffer_pullup(u->u_replay, -1),
 		    evbuffer_get_length(u->u_replay));
-	} else {
-		if (u->u_replay == NULL)
-			u->u_replay = evbuffer_new();
-		upstream_build(u);
-		upstream_keep(u, 0);
+	if (u->u_stdin_end) {
+		u->u_stdin_end = 0;
+		upstream_stdin_end(u);
+	} else
 		upstream_frame(u);
-	}
 	event_add(&u->u_ev, &u->u_read_tv);
 	if (upstream_write(u) == -1)
 		upstream_early(u, "cannot write to the service");
@@ -808,7 +957,10 @@ upstream_read_cb(evutil_socket_t fd, short what, void *arg)
 		upstream_early(u, "the service closed the connection early");
 		return;
 	}
-	u->u_got = 1;
+	if (!u->u_got) {
+		u->u_got = 1;
+		u->u_tfirst = upstream_now_ns();
+	}
 	upstream_process(u);
 }
 
@@ -991,19 +1143,17 @@ upstream_finish(struct upstream *u, enum upstream_end end, int reusable)
 	}
 	if (evbuffer_get_length(u->u_err) > 0)
 		upstream_stderr(u, 1);
-	evbuffer_free(u->u_out);
-	evbuffer_free(u->u_stdin);
-	evbuffer_free(u->u_in);
-	evbuffer_free(u->u_body);
-	evbuffer_free(u->u_err);
-	if (u->u_replay != NULL)
-		evbuffer_free(u->u_replay);
+	upstream_buf_put(u->u_out);
+	upstream_buf_put(u->u_stdin);
+	upstream_buf_put(u->u_in);
+	upstream_buf_put(u->u_body);
+	upstream_buf_put(u->u_err);
+	upstream_buf_put(u->u_replay);
 	u->u_out = u->u_stdin = u->u_in = u->u_body = u->u_err = NULL;
 	u->u_replay = NULL;
 	evhttp_clear_headers(u->u_hdrs);
-	free(u->u_hdrs);
 	u->u_hdrs = NULL;
-	event_base_gettimeofday_cached(u->u_base, &u->u_t1);
+	u->u_t1 = upstream_now_ns();
 	u->u_done(u, end, u->u_arg);
 }
 

@@ -131,6 +131,11 @@ struct upstream_env {
 	const char	*ue_request_id;
 	const char	*ue_traceparent;	/* NULL when absent */
 	int		 ue_https;
+	/* TLS (tls.h), NULL when plain: SSL_PROTOCOL.. SSL_CLIENT_S_DN */
+	const char	*ue_ssl_protocol;
+	const char	*ue_ssl_cipher;
+	const char	*ue_ssl_client_verify;
+	const char	*ue_ssl_client_s_dn;	/* NULL: no client cert */
 	const char	*ue_hash_key;		/* balancing key, NULL: none */
 	int		 ue_retries;		/* more tries on connect failure
 						   or no byte back (idempotent) */
@@ -200,6 +205,7 @@ struct upstream {
 	int			 u_avoid;	/* server that failed, or -1 */
 	int			 u_failed;	/* the backend failed (health) */
 	int			 u_waiting;	/* pool_acquire pending */
+	int			 u_pended;	/* it ever was */
 	int			 u_paused;	/* client output is full */
 	int			 u_got;		/* any byte from backend */
 	int			 u_started;	/* response head sent */
@@ -217,10 +223,14 @@ struct upstream {
 	struct evbuffer		*u_in;		/* records from it */
 	struct evbuffer		*u_body;	/* STDOUT content */
 	struct evbuffer		*u_err;		/* STDERR content */
-	struct evkeyvalq	*u_hdrs;	/* CGI response headers */
+	struct evkeyvalq	*u_hdrs;	/* CGI response headers.. */
+	struct evkeyvalq	 u_hdrq;	/* ..kept here */
 	struct upstream_parser	 u_parser;
-	struct timeval		 u_t0;		/* upstream time */
-	struct timeval		 u_t1;
+	/* CLOCK_MONOTONIC ns: start, connection ready, first byte, end */
+	uint64_t		 u_t0;
+	uint64_t		 u_tconn;
+	uint64_t		 u_tfirst;
+	uint64_t		 u_t1;
 
 	int			 u_status;	/* response status */
 	const char		*u_detail;	/* error detail (static) */
@@ -256,9 +266,18 @@ void	upstream_abort(struct upstream *);
  * asks FIONREAD first: a syscall per read).  As read(2).
  */
 ssize_t	upstream_recv(struct evbuffer *buf, int fd, size_t max);
-/* Frees the calling thread's params scratch buffer (at thread exit). */
+/* Frees the calling thread's scratch buffers (at thread exit). */
 void	upstream_thread_free(void);
-/* Upstream time so far, in seconds. */
+/*
+ * Times from upstream_start(), in seconds, on the monotonic clock (never
+ * the loop's cached one): to the end of the exchange (once done has been
+ * called: > 0, unless the pool refused at once, without a connection or
+ * a wait: then 0, "no backend"), to a connection from the pool (queue
+ * wait and connect included), to the first byte back.  The last two are
+ * 0 when the request never got that far.
+ */
 double	upstream_time(const struct upstream *);
+double	upstream_connect_time(const struct upstream *);
+double	upstream_first_byte_time(const struct upstream *);
 
 #endif
