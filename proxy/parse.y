@@ -28,6 +28,7 @@
 #include <syslog.h>
 
 #include "log.h"
+#include "tls.h"
 #include "xmalloc.h"
 #include "config.h"
 
@@ -131,7 +132,7 @@ static void		 yyerror(const char *);
 %token	WINDOW "window" BUCKETS "buckets" VOLUME "volume" ERRORS "errors"
 %token	SLEEP "sleep" PROBES "probes" SLOW "slow" CONCURRENT "concurrent"
 %token	BALANCE "balance" BODY "body" CA "ca" CERTIFICATE "certificate"
-%token	CHDIR "chdir" CHECK "check" CLIENT "client"
+%token	CHDIR "chdir" CHECK "check" CIPHERS "ciphers" CLIENT "client"
 %token	FACILITY "facility" STDERR "stderr" SYSLOG "syslog"
 %token	CONNECTIONS "connections" CONNECT "connect" CONNS "conns"
 %token	COOKIE "cookie" DOWN "down" ENV "env" ERRLOG "error" FAILS "fails"
@@ -140,7 +141,7 @@ static void		 yyerror(const char *);
 %token	INTERVAL "interval" JSON "json" KEY "key" LEASTCONN "leastconn"
 %token	LISTEN "listen" LOG "log" MAX "max" NAME "name" NONE "none" ON "on"
 %token	OPTIONAL "optional" PARAM "param" PASSIVE "passive" PATH "path"
-%token	PIDFILE "pidfile" PORT "port" PROCESSES "processes"
+%token	PIDFILE "pidfile" PORT "port" PROCESSES "processes" PROTOCOLS "protocols"
 %token	PROGRAM "program" QUEUE "queue" READ "read" REDIRECT "redirect"
 %token	REQUESTS "requests" REQUIRED "required" RETRIES "retries"
 %token	RISE "rise" ROUNDROBIN "roundrobin" RULES "rules" SEND "send"
@@ -415,6 +416,24 @@ tlsopt		: CERTIFICATE STRING KEY STRING optcertname {
 				lst->l_client_verify = (int)$4;
 				free($3);
 			}
+		}
+		| PROTOCOLS STRING		{
+			int	 mask;
+
+			if ((mask = tls_protocols_parse($2)) == -1)
+				conferr("protocols \"%s\": a list of tlsv1.2 "
+				    "and tlsv1.3", $2);
+			else if (lst != NULL && !conf_duplicate(
+			    lst->l_protocols != 0, "protocols"))
+				lst->l_protocols = mask;
+			free($2);
+		}
+		| CIPHERS STRING		{
+			if (lst == NULL || conf_duplicate(lst->l_ciphers !=
+			    NULL, "ciphers"))
+				free($2);
+			else
+				lst->l_ciphers = $2;
 		}
 		;
 
@@ -966,6 +985,7 @@ static const struct keyword {
 	{ "certificate",	CERTIFICATE },
 	{ "chdir",	CHDIR },
 	{ "check",	CHECK },
+	{ "ciphers",	CIPHERS },
 	{ "client",	CLIENT },
 	{ "concurrent",	CONCURRENT },
 	{ "connect",	CONNECT },
@@ -1014,6 +1034,7 @@ static const struct keyword {
 	{ "probes",	PROBES },
 	{ "processes",	PROCESSES },
 	{ "program",	PROGRAM },
+	{ "protocols",	PROTOCOLS },
 	{ "proxies",	PROXIES },
 	{ "queue",	QUEUE },
 	{ "rate",		RATE },

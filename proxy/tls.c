@@ -73,6 +73,37 @@ static pthread_once_t	 tls_once = PTHREAD_ONCE_INIT;
 static int		 tls_ex_index = -1;
 
 int
+tls_protocols_parse(const char *list)
+{
+	static const struct {
+		const char	*name;
+		int		 bit;
+	} protos[] = {
+		{ "tlsv1.2", TLS_PROTO_TLSV1_2 },
+		{ "tlsv1.3", TLS_PROTO_TLSV1_3 },
+	};
+	const char	*p = list;
+	size_t		 n, i;
+	int		 mask = 0;
+
+	for (;;) {
+		p += strspn(p, " \t,");
+		if (*p == '\0')
+			break;
+		n = strcspn(p, " \t,");
+		for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+			if (strlen(protos[i].name) == n &&
+			    strncasecmp(p, protos[i].name, n) == 0)
+				break;
+		if (i == sizeof(protos) / sizeof(protos[0]))
+			return (-1);
+		mask |= protos[i].bit;
+		p += n;
+	}
+	return (mask == 0 ? -1 : mask);
+}
+
+int
 tls_sni_match(const char *pattern, const char *host)
 {
 	const char	*dot;

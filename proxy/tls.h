@@ -94,5 +94,10 @@ int		 tls_sni_match(const char *pattern, const char *host);
  * says, into out (NUL-terminated, truncated); its length or -1.
  */
 int		 tls_dn_format(const X509_NAME *name, char *out, size_t len);
+/*
+ * "tlsv1.2 tlsv1.3" (spaces or commas, any case) as TLS_PROTO_* bits;
+ * -1 for an unknown word or an empty list.
+ */
+int		 tls_protocols_parse(const char *);
 
 #endif

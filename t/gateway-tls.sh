@@ -15,7 +15,7 @@
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib.sh"
 
 command -v openssl >/dev/null || t_skip_all "no openssl"
-t_plan 73
+t_plan 75
 
 PKI=$TMP/pki
 mkdir -p "$PKI" "$TMP/log"
@@ -48,6 +48,7 @@ OPT=$(t_free_port)
 REQ=$(t_free_port)
 REDIR=$(t_free_port)
 REDIR2=$(t_free_port)
+ONLY13=$(t_free_port)
 t_fixture_conf "$TMP/gateway.conf" '
 	processes 2
 	read timeout 5s'
@@ -92,6 +93,10 @@ listen on 127.0.0.1 port $REQ tls {
 	certificate "$PKI/a.pem" key "$PKI/a.key"
 	client ca "$PKI/ca.pem" required
 }
+listen on 127.0.0.1 port $ONLY13 tls {
+	certificate "$PKI/a.pem" key "$PKI/a.key"
+	protocols "tlsv1.3"
+}
 listen on 127.0.0.1 port $REDIR redirect "https://localhost:$MAIN"
 listen on 127.0.0.1 port $REDIR2 redirect "https://"
 CONF
@@ -135,6 +140,12 @@ t_is "TLS 1.2: SSL_PROTOCOL" "$(t_json 'j["params"]["SSL_PROTOCOL"]')" \
     TLSv1.2
 t_like "TLS 1.2: an ECDHE AEAD suite" \
     "$(t_json 'j["params"]["SSL_CIPHER"]')" '^ECDHE-.*(GCM|CHACHA20)'
+
+tcurl "$ONLY13" "$P/1" --tlsv1.3
+t_is "protocols tlsv1.3: TLS 1.3 served" \
+    "$T_STATUS $(t_json 'j["params"]["SSL_PROTOCOL"]')" "200 TLSv1.3"
+tcurl "$ONLY13" "$P/1" --tlsv1.2 --tls-max 1.2
+t_is "protocols tlsv1.3: TLS 1.2 refused" "$T_STATUS" 000
 
 tcurl "$MAIN" "$P/1" --tlsv1.1 --tls-max 1.1
 t_is "TLS 1.1 (curl): refused" "$T_STATUS" 000

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "runner.h"
+#include "tls.h"
 #include "proxy/config.h"
 #include "rules.h"
 
@@ -262,6 +263,9 @@ t_full(void)
 	CU_ASSERT_PTR_NULL(TAILQ_NEXT(tc, tc_entry));
 	CU_ASSERT_STRING_EQUAL(l->l_client_ca, "tls/ca.pem");
 	CU_ASSERT_EQUAL(l->l_client_verify, GW_VERIFY_OPTIONAL);
+	CU_ASSERT_EQUAL(l->l_protocols, TLS_PROTO_TLSV1_3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l->l_ciphers);
+	CU_ASSERT_STRING_EQUAL(l->l_ciphers, "ECDHE-ECDSA-AES128-GCM-SHA256");
 	l = listen_nth(&conf->conf_listens, 3);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
 	CU_ASSERT_EQUAL(l->l_tls, 0);

@@ -483,7 +483,32 @@ t_handshake_client_cert(void)
 	config_free(conf);
 }
 
+static void
+t_protocols_parse(void)
+{
+	static const struct {
+		const char	*list;
+		int		 want;
+	} cases[] = {
+		{ "tlsv1.2", TLS_PROTO_TLSV1_2 },
+		{ "TLSv1.3", TLS_PROTO_TLSV1_3 },
+		{ "tlsv1.2 tlsv1.3", TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3 },
+		{ " tlsv1.3,tlsv1.2 ", TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3 },
+		{ "", -1 },
+		{ " , ", -1 },
+		{ "tlsv1.1", -1 },
+		{ "tlsv1.2 sslv3", -1 },
+		{ "tlsv1.20", -1 },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		CU_ASSERT_EQUAL(tls_protocols_parse(cases[i].list),
+		    cases[i].want);
+}
+
 static const struct unit_case cases[] = {
+	{ "protocols_parse", t_protocols_parse },
 	{ "sni_match", t_sni_match },
 	{ "dn_format", t_dn_format },
 	{ "load_ok", t_load_ok },
