@@ -63,6 +63,7 @@
 #include "breaker.h"
 #include "luavm.h"
 #include "tls.h"
+#include "uri.h"
 #include "http.h"
 
 #define HTTP_BACKLOG		1024
@@ -222,7 +223,8 @@ struct http_req {
 	struct luavm_result	*r_lres;	/* a handler's edits */
 	struct luavm_result	*r_lres_fb;	/* a fallback function's */
 	struct upstream_param	*r_uparams;	/* Lua + auth params */
-	const char		*r_path;	/* in r_block, no query */
+	const char		*r_path;	/* r_block's or r_dpath, no query */
+	char			*r_dpath;	/* normalised path, if not plain */
 	size_t			 r_plen;
 	const char		*r_query;	/* "?..." or NULL */
 	char			*r_block2;	/* head after header edits */
@@ -1218,6 +1220,7 @@ http_req_end(struct http_req *r)
 	free(r->r_uparams);
 	free(r->r_block2);
 	free(r->r_fields2);
+	free(r->r_dpath);
 	free(r);
 	c->c_req = NULL;
 	c->c_thr->ht_inflight--;
@@ -1727,6 +1730,7 @@ http_req_begin(struct http_conn *c, size_t blen)
 	struct http_req			*r;
 	struct timeval			 now;
 	const char			*errstr = NULL, *target, *q, *host;
+	const char			*path;
 	char				*b, detail[300];
 	struct evbuffer			*first;
 	size_t				 tlen, plen, n;
@@ -1825,15 +1829,27 @@ http_req_begin(struct http_conn *c, size_t blen)
 	}
 	q = memchr(target, '?', tlen);
 	plen = q ? (size_t)(q - target) : tlen;
+	/* rules and PATH_INFO see the decoded, resolved path */
+	path = target;
+	if (!uri_path_plain(target, plen)) {
+		r->r_dpath = xmalloc(plen + 1);
+		if (uri_path_normalize(target, plen, r->r_dpath, &plen,
+		    &errstr) == -1) {
+			http_answer(c, r, 400, errstr, -1);
+			http_req_end(r);
+			return;
+		}
+		path = r->r_dpath;
+	}
 	/* this request runs on the generation current now, to its end */
 	r->r_gen = generation_acquire();
 	rl = r->r_gen != NULL ? r->r_gen->gen_conf->conf_rules : NULL;
-	res = rl != NULL ? rules_lookup(rl, b + h.hh_method, target, plen,
+	res = rl != NULL ? rules_lookup(rl, b + h.hh_method, path, plen,
 	    &r->r_match) : RULES_NO_ROUTE;
 	if (res == RULES_BAD_METHOD) {
 		snprintf(detail, sizeof(detail), "method %s not allowed for "
 		    "%.*s", b + h.hh_method, (int)(plen > 200 ? 200 : plen),
-		    target);
+		    path);
 		snprintf(allow, sizeof(allow), "Allow: %s\r\n",
 		    r->r_match.m_allow_str);
 		http_answer_hdrs(c, r, 405, detail, -1, allow);
@@ -1846,7 +1862,7 @@ http_req_begin(struct http_conn *c, size_t blen)
 	    (r->r_pool = generation_pool(r->r_gen, route->r_service)) ==
 	    NULL) {
 		snprintf(detail, sizeof(detail), "no route for %.*s",
-		    (int)(plen > 256 ? 256 : plen), target);
+		    (int)(plen > 256 ? 256 : plen), path);
 		http_answer(c, r, 404, detail, -1);
 		http_req_end(r);
 		return;
@@ -1898,7 +1914,7 @@ http_req_begin(struct http_conn *c, size_t blen)
 	r->r_env.ue_content_length = h.hh_content_length;
 	r->r_env.ue_script_name = route->r_strip;
 	r->r_env.ue_script_name_len = route->r_strip_len;
-	r->r_env.ue_path_info = target + route->r_strip_len;
+	r->r_env.ue_path_info = path + route->r_strip_len;
 	r->r_env.ue_path_info_len = plen - route->r_strip_len;
 	r->r_env.ue_query = q ? q + 1 : "";
 	if (srv->hs_addr[0] != '\0') {
@@ -1929,7 +1945,7 @@ http_req_begin(struct http_conn *c, size_t blen)
 	r->r_env.ue_hash_key = edge_hash_key(r->r_svc, &r->r_head, b,
 	    c->c_addr, r->r_hkey, sizeof(r->r_hkey));
 	r->r_env.ue_retries = edge_retries(route, r->r_svc, b + h.hh_method);
-	r->r_path = target;
+	r->r_path = path;
 	r->r_plen = plen;
 	r->r_query = q;
 	if (route->r_handler && http_req_lua(c, r, route,

@@ -24,6 +24,32 @@ t_http GET "$T_URL/api/items/7"
 t_is "GET on a path pattern: 200" "$T_STATUS" 200
 t_is "GET: PATH_INFO after strip" "$(t_json 'j["path"]')" /items/7
 
+# The rules and PATH_INFO see the decoded path with dot-segments resolved
+# (RFC 3875 4.1.5, as nginx); REQUEST_URI stays as sent.  Escapes that
+# would change the path's shape are refused.
+# target | status | PATH_INFO (200) or detail (400)
+while IFS='|' read -r target want what; do
+	t_http GET "$T_URL$target" -- --path-as-is
+	if [ "$want" = 200 ]; then
+		t_is "$target: PATH_INFO $what, REQUEST_URI as sent" \
+		    "$T_STATUS $(t_json '(j["path"].encode("latin-1").decode()
+ + " " + j["params"]["REQUEST_URI"])')" "200 $what $target"
+	else
+		t_is "$target: $want $what" \
+		    "$T_STATUS $(t_json 'j["detail"]')" "$want $what"
+	fi
+done <<'CASES'
+/api/%69tems/7|200|/items/7
+/api/items/caf%C3%A9|200|/items/café
+/api/items/a%20b|200|/items/a b
+/api//items/./8|200|/items/8
+/api/other/../items/9|200|/items/9
+/api/items%2F7|400|encoded slash in the path
+/api/items/a%00b|400|encoded NUL byte in the path
+/api/items/%zz|400|malformed percent-encoding in the path
+/api/../../etc/passwd|400|path goes above the root
+CASES
+
 t_http DELETE "$T_URL/api/items/7"
 t_problem "DELETE where only GET, HEAD are declared" 405
 t_is "405 carries Allow" "$(t_header Allow)" "GET, HEAD"
