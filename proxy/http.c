@@ -1945,6 +1945,7 @@ http_req_begin(struct http_conn *c, size_t blen)
 	r->r_env.ue_hash_key = edge_hash_key(r->r_svc, &r->r_head, b,
 	    c->c_addr, r->r_hkey, sizeof(r->r_hkey));
 	r->r_env.ue_retries = edge_retries(route, r->r_svc, b + h.hh_method);
+	r->r_env.ue_timeout_ms = route->r_timeout_ms;
 	r->r_path = path;
 	r->r_plen = plen;
 	r->r_query = q;

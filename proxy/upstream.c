@@ -633,6 +633,8 @@ upstream_start(struct upstream *u, struct event_base *base,
     const struct upstream_env *env, const struct upstream_ops *ops,
     struct evbuffer *body, int eof, upstream_done_cb done, void *arg)
 {
+	long	 timeout;
+
 	memset(u, 0, sizeof(*u));
 	u->u_base = base;
 	u->u_pool = pool;
@@ -645,8 +647,10 @@ upstream_start(struct upstream *u, struct event_base *base,
 	u->u_fd = -1;
 	u->u_avoid = -1;
 	u->u_tries = env->ue_retries > 0 ? env->ue_retries : 0;
-	u->u_read_tv.tv_sec = svc->svc_read_timeout / 1000;
-	u->u_read_tv.tv_usec = (svc->svc_read_timeout % 1000) * 1000;
+	timeout = env->ue_timeout_ms > 0 ? env->ue_timeout_ms :
+	    svc->svc_read_timeout;
+	u->u_read_tv.tv_sec = timeout / 1000;
+	u->u_read_tv.tv_usec = (timeout % 1000) * 1000;
 	u->u_out = upstream_buf_get();
 	u->u_stdin = upstream_buf_get();
 	u->u_in = upstream_buf_get();

@@ -139,6 +139,8 @@ struct upstream_env {
 	const char	*ue_hash_key;		/* balancing key, NULL: none */
 	int		 ue_retries;		/* more tries on connect failure
 						   or no byte back (idempotent) */
+	long		 ue_timeout_ms;		/* the route's read timeout;
+						   0: the service's */
 	const struct upstream_param *ue_params;	/* added last (auth, Lua) */
 	size_t		 ue_nparams;
 };

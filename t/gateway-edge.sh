@@ -12,6 +12,8 @@ route { name = "items-post", methods = {"POST"}, path = "/api/items",
     service = "catalog", strip = "/api" }
 route { name = "noretry", prefix = "/api/noretry", service = "catalog",
     strip = "/api", retries = 0 }
+route { name = "quick", prefix = "/api/quick", service = "catalog",
+    strip = "/api", timeout = "300ms" }
 EOF2
 # the fixture, plus a second server nobody listens on
 t_fixture_conf "$TMP/gateway.conf" "	server \"$TMP/nobody.sock\"
@@ -49,6 +51,16 @@ done <<'CASES'
 /api/items/%zz|400|malformed percent-encoding in the path
 /api/../../etc/passwd|400|path goes above the root
 CASES
+
+# a route's timeout replaces the service's read timeout (30 s here)
+t0=$(date +%s%N)
+t_http GET "$T_URL/api/quick?sleep=3"
+t1=$(date +%s%N)
+t_problem "route timeout 300ms on a 3 s answer" 504
+t_ok "route timeout: answered before the backend (took $(( (t1 - t0) /
+    1000000 )) ms)" test $(( (t1 - t0) / 1000000 )) -lt 2500
+t_http GET "$T_URL/api/items/5?sleep=0.5"
+t_is "a route without timeout waits for a 0.5 s answer" "$T_STATUS" 200
 
 t_http DELETE "$T_URL/api/items/7"
 t_problem "DELETE where only GET, HEAD are declared" 405
