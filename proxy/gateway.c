@@ -43,7 +43,6 @@
 struct gateway {
 	const char		*gw_file;
 	struct gw_config	*gw_conf;	/* the first generation's */
-	struct generation	*gw_first;	/* held while http.c runs */
 	struct event_base	*gw_base;
 	struct supervisor	*gw_sup;
 	struct probe		*gw_probe;
@@ -409,9 +408,10 @@ main(int argc, char *argv[])
 		fatalx("cannot set up the service pools");
 	/*
 	 * http.c reads gw_conf's listener and connection limits for as
-	 * long as it runs; each request takes the current generation.
+	 * long as it runs; each request takes the current generation, and
+	 * the first one goes (pools, breakers) once a reload replaces it.
 	 */
-	gw.gw_first = generation_ref(gen);
+	generation_keep_conf(gen);
 	gw.gw_http = http_server_new(gw.gw_conf, nworkers);
 	generation_swap(gen);
 	if (http_server_listen(gw.gw_http, &errstr) == -1)
@@ -464,11 +464,10 @@ main(int argc, char *argv[])
 	supervisor_stop(gw.gw_sup, GATEWAY_STOP_MS);
 	http_server_free(gw.gw_http);
 	generation_swap(NULL);
-	/* the first generation's config is gw_conf: freed with it */
-	generation_release(gw.gw_first);
 	supervisor_free(gw.gw_sup);
 	admin_free(gw.gw_admin);
 	stats_free();
+	config_free(gw.gw_conf);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(sigev[i]);
 	if (gw.gw_drain_ev != NULL)

@@ -44,6 +44,12 @@ generation_new(struct gw_config *conf)
 }
 
 void
+generation_keep_conf(struct generation *gen)
+{
+	gen->gen_conf_kept = 1;
+}
+
+void
 generation_add_pool(struct generation *gen, const struct gw_service *svc,
     struct pool *pool)
 {
@@ -305,7 +311,8 @@ generation_free(struct generation *gen)
 	for (i = 0; i < gen->gen_npools; i++)
 		pool_free(gen->gen_pools[i].gp_pool);
 	free(gen->gen_pools);
-	config_free(gen->gen_conf);
+	if (!gen->gen_conf_kept)
+		config_free(gen->gen_conf);
 	free(gen);
 }
 
@@ -346,9 +353,9 @@ generation_release(struct generation *gen)
 
 /*
  * The breakers of old that gen dropped (removed or changed) leave the
- * admin listener now: the first generation stays referenced for as long
- * as the gateway runs (gateway.c), so its breakers may never be freed.
- * Requests still in flight on old keep using them.  Main thread.
+ * admin listener now, not when old is freed, which waits for the last
+ * request in flight on it.  Those requests keep using them.  Main
+ * thread.
  */
 static void
 generation_breakers_retire(const struct generation *old,

@@ -42,7 +42,8 @@ struct gen_pool {
 };
 
 struct generation {
-	struct gw_config	*gen_conf;	/* owned */
+	struct gw_config	*gen_conf;	/* owned, unless gen_conf_kept */
+	int			 gen_conf_kept;	/* the caller frees gen_conf */
 	struct gen_pool		*gen_pools;
 	int			 gen_npools;
 	struct gen_breaker	*gen_breakers;
@@ -53,6 +54,12 @@ struct generation {
 
 /* A generation owning conf, with one reference (the caller's). */
 struct generation	*generation_new(struct gw_config *conf);
+/*
+ * The generation's config outlives it: the caller frees it (gateway.c's
+ * first config, whose listeners and limits http.c reads for as long as
+ * it runs).  The generation's pools and breakers still go with it.
+ */
+void			 generation_keep_conf(struct generation *);
 /* Adds svc's pool; the generation takes the caller's reference. */
 void			 generation_add_pool(struct generation *,
 			    const struct gw_service *svc, struct pool *);
