@@ -1,9 +1,13 @@
 /*
  * The access log: one line per request in combined format plus request
- * id, upstream time and service:
+ * id, upstream time, service, upstream address and total time:
  *
  *   127.0.0.1 - - [25/Nov/2026:12:00:00 +0000] "GET /x HTTP/1.1" 200 123
- *   "-" "curl/7.88" rid=abcd ut=0.002 svc=catalog [tls=TLSv1.3]
+ *   "-" "curl/7.88" rid=abcd ut=0.002 svc=catalog
+ *   up=/run/agora/catalog.sock rt=0.003 [tls=TLSv1.3]
+ *
+ * or, with accesslog_json(1), one JSON object per line with the same
+ * fields ("time" in RFC 3339).
  *
  * Each loop thread formats into its own buffer and writes whole lines
  * with one write(2), when the buffer fills or when the thread flushes it
@@ -31,6 +35,8 @@ struct accesslog_entry {
 	const char	*ae_rid;
 	double		 ae_ut;		/* < 0: no upstream, "-" */
 	const char	*ae_service;	/* NULL: "-" */
+	const char	*ae_upstream;	/* server address; NULL: "-" */
+	double		 ae_rt;		/* total seconds, head read to end */
 	const char	*ae_tls;	/* "TLSv1.3"; NULL: plain, no field */
 };
 
@@ -39,6 +45,8 @@ int			 accesslog_open(const char *path);
 /* Reopens the same path (SIGUSR1); threads never see a closed fd. */
 int			 accesslog_reopen(void);
 void			 accesslog_close(void);
+/* 1: JSON lines from now on; 0: combined (the default).  At startup. */
+void			 accesslog_json(int);
 
 /* A per-thread buffer; free flushes it.  accesslog_buf_free(NULL) is ok. */
 struct accesslog_buf	*accesslog_buf_new(void);
@@ -53,6 +61,14 @@ void			 accesslog_log(struct accesslog_buf *,
  * length, truncated to outlen - 1 at worst.
  */
 size_t			 accesslog_format(char *out, size_t outlen,
+			    const struct accesslog_entry *, const char *when);
+/*
+ * The same as one JSON object (with its newline); strings are escaped
+ * so the line is valid JSON whatever the client sent (bytes outside
+ * printable ASCII as \u00HH).  when is an RFC 3339 time.  A line cut
+ * short by outlen still ends in "}\n".
+ */
+size_t			 accesslog_format_json(char *out, size_t outlen,
 			    const struct accesslog_entry *, const char *when);
 
 #endif

@@ -179,6 +179,9 @@ gateway_reload_warn(struct gw_config *old, struct gw_config *new)
 	    strcmp(old->conf_error_log, new->conf_error_log) != 0))
 		log_warnx("reload: the error log changed; restart the "
 		    "gateway to apply that");
+	if (old->conf_access_log_json != new->conf_access_log_json)
+		log_warnx("reload: the access log format changed; restart "
+		    "the gateway to apply that");
 	if (old->conf_workers != new->conf_workers)
 		log_warnx("reload: workers changed; restart the gateway to "
 		    "apply that");
@@ -390,6 +393,7 @@ main(int argc, char *argv[])
 	/* -d keeps stderr */
 	if (!foreground && gw.gw_conf->conf_log_syslog)
 		log_syslog(gw.gw_conf->conf_log_facility);
+	accesslog_json(gw.gw_conf->conf_access_log_json);
 	if (accesslog_open(gw.gw_conf->conf_access_log) == -1)
 		fatal("access log %s", gw.gw_conf->conf_access_log);
 

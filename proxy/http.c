@@ -225,6 +225,7 @@ struct http_req {
 	struct upstream_param	*r_uparams;	/* Lua + auth params */
 	const char		*r_path;	/* r_block's or r_dpath, no query */
 	char			*r_dpath;	/* normalised path, if not plain */
+	const char		*r_upstream_addr; /* the pool's; NULL: none */
 	size_t			 r_plen;
 	const char		*r_query;	/* "?..." or NULL */
 	char			*r_block2;	/* head after header edits */
@@ -418,6 +419,7 @@ http_log(struct http_conn *c, struct http_req *r, int status, size_t bytes,
 {
 	struct accesslog_entry	 e;
 	const char		*b;
+	uint64_t		 total;
 
 	memset(&e, 0, sizeof(e));
 	e.ae_remote = c->c_addr;
@@ -455,9 +457,12 @@ http_log(struct http_conn *c, struct http_req *r, int status, size_t bytes,
 		    r->r_head.hh_fields[r->r_head.hh_agent].hf_value;
 	e.ae_rid = r->r_rid;
 	e.ae_service = r->r_service;
+	e.ae_upstream = r->r_upstream_addr;
+	total = http_now_ns() - r->r_t0;
+	e.ae_rt = total / 1e9;
 	accesslog_log(c->c_thr->ht_log, &e);
 	stats_request(http_route_name(r), r->r_service ? r->r_service : "-",
-	    status, http_now_ns() - r->r_t0, ut > 0 ? (uint64_t)(ut * 1e9) : 0);
+	    status, total, ut > 0 ? (uint64_t)(ut * 1e9) : 0);
 }
 
 /* ------------------------------------------------------------- responses */
@@ -2207,6 +2212,7 @@ http_upstream_done(struct upstream *u, enum upstream_end end, void *arg)
 	double			 ut = upstream_time(u);
 
 	r->r_upstream = 0;
+	r->r_upstream_addr = upstream_server_addr(u);
 	c->c_busy++;
 	if (r->r_breaker != NULL)
 		http_breaker_record(r, u, end, ut);

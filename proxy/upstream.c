@@ -683,6 +683,15 @@ upstream_time(const struct upstream *u)
 	return upstream_since(u, u->u_t1);
 }
 
+const char *
+upstream_server_addr(const struct upstream *u)
+{
+	/* the server of the last connection, once there was one */
+	if (u->u_tconn == 0)
+		return NULL;
+	return pool_server_addr(u->u_pool, u->u_wait.pw_server);
+}
+
 double
 upstream_connect_time(const struct upstream *u)
 {

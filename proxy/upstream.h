@@ -280,6 +280,8 @@ void	upstream_thread_free(void);
  */
 double	upstream_time(const struct upstream *);
 double	upstream_connect_time(const struct upstream *);
+/* The address of the server that answered (or last failed); NULL: none. */
+const char	*upstream_server_addr(const struct upstream *);
 double	upstream_first_byte_time(const struct upstream *);
 
 #endif

@@ -50,19 +50,39 @@ out=$("$CURL" -s --max-time 10 -o /dev/null -o /dev/null -o /dev/null \
 t_is "keep-alive: 4 answers on 1 connection" "$out" \
     "200:1 200:0 404:0 200:0 "
 
-# --- access log
-line=
-for ((i = 0; i < 50; i++)); do
-	line=$(grep -a 'rid=harness-rid-42' "$TMP/log/access.log" 2>/dev/null)
-	[ -n "$line" ] && break
-	sleep 0.1
-done
-t_like "access log: combined format, rid, ut, svc" "$line" \
-    '^127\.0\.0\.1 - - \[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9:]{8} [+-][0-9]{4}\] "GET /api/products\?limit=1 HTTP/1\.1" 200 [0-9]+ "-" "agora-harness/1" rid=harness-rid-42 ut=[0-9]+\.[0-9]+ svc=catalog$'
-t_like "access log: gateway 404 logged too" \
+# --- access log (the gateway flushes it as it exits)
+t_ok "gateway stops cleanly" t_gateway_stop
+line=$(grep -a 'rid=harness-rid-42' "$TMP/log/access.log")
+t_like "access log: combined format, rid, ut, svc, upstream, total time" \
+    "$line" '^127\.0\.0\.1 - - \[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9:]{8} [+-][0-9]{4}\] "GET /api/products\?limit=1 HTTP/1\.1" 200 [0-9]+ "-" "agora-harness/1" rid=harness-rid-42 ut=[0-9]+\.[0-9]+ svc=catalog up=/[^ ]*/catalog\.sock rt=[0-9]+\.[0-9]{3}$'
+t_like "access log: gateway 404 logged too, no upstream" \
     "$(grep -a '"GET /nope HTTP/1.1" 404' "$TMP/log/access.log" | head -n 1)" \
-    ' rid=[^ ]+ '
+    ' rid=[^ ]+ ut=- svc=- up=- rt='
 t_is "access log: one line per request" \
     "$(grep -c . "$TMP/log/access.log")" \
     "$(grep -c '^127\.0\.0\.1 .* rid=' "$TMP/log/access.log")"
+
+# --- the same as JSON lines, each a valid object, whatever the client sent
+t_conf "$TMP/gateway.conf" "access log \"$TMP/log/access.json\" json"
+t_gateway_start "$TMP/gateway.conf"
+t_log_add "$TMP/log/access.json"
+t_http GET "$T_URL/api/products?limit=1" -- -H 'X-Request-Id: json-rid-1' \
+    -A 'agent "quoted" \ back'
+t_http GET "$T_URL/nope%22%5C%01%FF" -- -A "$(printf 'tab\tbyte\377')"
+t_ok "gateway stops cleanly (JSON)" t_gateway_stop
+t_is "JSON access log: every line parses, fields as sent" "$(t_json '
+[[l["rid"] == "json-rid-1" and l["method"] == "GET" and
+  l["uri"] == "/api/products?limit=1" and l["protocol"] == "HTTP/1.1" and
+  l["status"] == 200 and l["service"] == "catalog" and
+  l["upstream"].endswith("/catalog.sock") and l["ut"] > 0 and
+  l["rt"] >= l["ut"] and l["agent"] == "agent \"quoted\" \\ back" and
+  l["referer"] is None and l["time"].endswith("Z") and
+  l["remote"] == "127.0.0.1"
+  for l in j if l.get("rid") == "json-rid-1"],
+ [[l["status"], l["upstream"], l["ut"], l["agent"] == "tab\tbyte\xff",
+  l["uri"]] for l in j if l["uri"].startswith("/nope")]]' \
+    <(/usr/bin/python3 -c 'import json, sys
+print(json.dumps([json.loads(l) for l in open(sys.argv[1])]))' \
+    "$TMP/log/access.json"))" \
+    '[[true],[[404,null,null,true,"/nope%22%5C%01%FF"]]]'
 t_done
