@@ -55,6 +55,9 @@ done
 # pid on exit; its TMP is private and removed afterwards.
 top_srcdir=$srcdir top_builddir=$BUILDDIR
 . "$srcdir/t/lib.sh"
+# parse_wrk only: processes and files are t/lib.sh's here
+BENCH=catalog.sh
+. "$srcdir/bench/lib.sh"
 
 echo "# seeding $PRODUCTS products" >&2
 t_mariadb_start --seed
@@ -112,27 +115,6 @@ request = function()
 	return wrk.format("GET", "/api/products?q=" .. qs[i])
 end
 LUA
-
-# Prints "rps p50_us p99_us errors requests" from wrk --latency output.
-parse_wrk() {
-	awk '
-	function us(v) {
-		if (v ~ /us$/) return v + 0
-		if (v ~ /ms$/) return (v + 0) * 1000
-		if (v ~ /m$/) return (v + 0) * 60000000
-		if (v ~ /s$/) return (v + 0) * 1000000
-		return v + 0
-	}
-	BEGIN { rps = p50 = p99 = err = req = -1 }
-	$1 == "50%" { p50 = us($2) }
-	$1 == "99%" { p99 = us($2) }
-	/ requests in / { req = $1; if (err < 0) err = 0 }
-	/Socket errors:/ { gsub(",", ""); err += $4 + $6 + $8 + $10 }
-	/Non-2xx or 3xx responses:/ { err += $NF }
-	$1 == "Requests/sec:" { rps = $2 }
-	END { printf "%.0f %.0f %.0f %d %d\n", rps, p50, p99, err, req }
-	' "$1"
-}
 
 run() {		# name script seconds -> wrk output in $TMP/name.wrk
 	timeout -k 5 $(($3 + 30)) "$WRK" -t "$THREADS" -c "$CONNS" -d "${3}s" \

@@ -26,6 +26,8 @@ EOF
 esac
 
 srcdir=$(cd "$(dirname "$0")" && pwd)
+BENCH=idle.sh
+. "$srcdir/lib.sh"
 BUILDDIR=${1:-${BUILDDIR:-$PWD}}
 BUILDDIR=$(cd "$BUILDDIR" 2>/dev/null && pwd) || {
 	echo "idle.sh: no build directory ${1:-${BUILDDIR:-}}" >&2; exit 2; }
@@ -37,19 +39,6 @@ THREADS=${THREADS:-1}
 KEEP=${KEEP:-0}
 PY=/usr/bin/python3
 
-findprog() {
-	local p
-	for p in "$@"; do
-		if [[ $p == */* ]]; then
-			[ -x "$p" ] && { echo "$p"; return 0; }
-		elif command -v "$p" >/dev/null 2>&1; then
-			command -v "$p"; return 0
-		elif [ -x "/usr/sbin/$p" ]; then
-			echo "/usr/sbin/$p"; return 0
-		fi
-	done
-	return 1
-}
 SPAWN_FCGI=$(findprog "${SPAWN_FCGI:-spawn-fcgi}") ||
 	{ echo "idle.sh: spawn-fcgi not found" >&2; exit 2; }
 NGINX=$(findprog "${NGINX:-nginx}") || NGINX=
@@ -66,57 +55,7 @@ if [ "$(ulimit -n)" -lt "$want" ]; then
 	exit 2
 fi
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/agora-idle.XXXXXX") || exit 2
-PIDS=()
-
-cleanup() {
-	local i pid n
-	trap - EXIT INT TERM HUP
-	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-		pid=${PIDS[i]}
-		kill -0 "$pid" 2>/dev/null || continue
-		PIDS+=($(ps -o pid= --ppid "$pid" 2>/dev/null))
-		kill -TERM "$pid" 2>/dev/null
-	done
-	for ((n = 0; n < 120; n++)); do
-		for pid in "${PIDS[@]}"; do
-			kill -0 "$pid" 2>/dev/null && break
-			pid=
-		done
-		[ -z "${pid:-}" ] && break
-		sleep 0.1
-	done
-	for pid in "${PIDS[@]}"; do
-		kill -0 "$pid" 2>/dev/null || continue
-		echo "idle.sh: pid $pid did not stop on SIGTERM, killing" >&2
-		kill -KILL "$pid" 2>/dev/null
-	done
-	wait 2>/dev/null
-	if [ "$KEEP" = 1 ]; then
-		echo "idle.sh: kept $TMP" >&2
-	else
-		rm -rf "$TMP"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM HUP
-
-# A free port below the ephemeral range (see proxy.sh): REPLY.
-USED=" "
-free_port() {
-	local p i
-	for ((i = 0; i < 500; i++)); do
-		p=$((10000 + RANDOM % 22000))
-		[[ $USED == *" $p "* ]] && continue
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-		USED+="$p "
-		REPLY=$p
-		return 0
-	done
-	echo "idle.sh: no free port" >&2
-	exit 1
-}
+bench_tmp
 
 # The client: N connections, one request each, then idle until killed.
 # It writes "ready OK FAILED" to its status file once every answer is in.
@@ -173,26 +112,6 @@ with open(status, "w") as f:
 while True:
     time.sleep(3600)
 EOF
-
-rss() {		# VmRSS in kB of a process and its children (workers)
-	local total=0 p r
-	for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
-		r=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
-		total=$((total + ${r:-0}))
-	done
-	echo "$total"
-}
-
-wait_ready() {		# port pid: 200 on / within 5 s
-	local n
-	for ((n = 0; n < 50; n++)); do
-		kill -0 "$2" 2>/dev/null || return 1
-		[ "$(curl -s -m 1 -o /dev/null -w '%{http_code}' \
-		    "http://127.0.0.1:$1/")" = 200 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 start_gateway() {	# dir port -> REPLY = pid
 	local dir=$1 port=$2
@@ -329,7 +248,7 @@ for name in $PROXIES; do
 		curl -s -o /dev/null "http://127.0.0.1:$port/"
 	done
 	sleep 0.5
-	rss0=$(rss "$pid")
+	rss0=$(rss_kb "$pid")
 	"$PY" "$TMP/client.py" "$port" "$N" "$dir/client.status" \
 	    >"$dir/client.log" 2>&1 &
 	cpid=$!
@@ -346,7 +265,7 @@ for name in $PROXIES; do
 		continue
 	fi
 	sleep 1
-	rss1=$(rss "$pid")
+	rss1=$(rss_kb "$pid")
 	read -r _ ok failed <"$dir/client.status"
 	per=n/a
 	[ "$ok" -gt 0 ] &&

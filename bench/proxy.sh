@@ -34,6 +34,8 @@ EOF
 case "${1:-}" in -h|--help) usage ;; esac
 
 srcdir=$(cd "$(dirname "$0")" && pwd)
+BENCH=proxy.sh
+. "$srcdir/lib.sh"
 BUILDDIR=${1:-${BUILDDIR:-$PWD}}
 BUILDDIR=$(cd "$BUILDDIR" 2>/dev/null && pwd) || {
 	echo "proxy.sh: no build directory ${1:-${BUILDDIR:-}}" >&2; exit 2; }
@@ -86,99 +88,13 @@ if [ "$ROUNDS" -lt 1 ] || [ "$DURATION" -lt 1 ] || [ "$POOL" -lt 1 ]; then
 fi
 
 # Programs: the environment wins, then PATH, then sbin (not on a user's PATH).
-findprog() {
-	local p
-	for p in "$@"; do
-		[ -n "$p" ] || continue
-		if [[ $p == */* ]]; then
-			[ -x "$p" ] && { echo "$p"; return 0; }
-		elif command -v "$p" >/dev/null 2>&1; then
-			command -v "$p"; return 0
-		elif [ -x "/usr/sbin/$p" ]; then
-			echo "/usr/sbin/$p"; return 0
-		fi
-	done
-	return 1
-}
 WRK=$(findprog "${WRK:-wrk}") || { echo "proxy.sh: wrk not found" >&2; exit 2; }
 SPAWN_FCGI=$(findprog "${SPAWN_FCGI:-spawn-fcgi}") ||
 	{ echo "proxy.sh: spawn-fcgi not found" >&2; exit 2; }
 CURL=$(findprog curl) || { echo "proxy.sh: curl not found" >&2; exit 2; }
 [ -x "$HELLO" ] || {
 	echo "proxy.sh: $HELLO missing: run make in $BUILDDIR" >&2; exit 2; }
-HZ=$(getconf CLK_TCK)
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/agora-bench.XXXXXX") || exit 2
-PIDS=()			# everything started, stopped in reverse on exit
-
-cleanup() {
-	local i pid n
-	trap - EXIT INT TERM HUP
-	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-		pid=${PIDS[i]}
-		kill -0 "$pid" 2>/dev/null || continue
-		# nginx workers are children of the master: stop those too
-		PIDS+=($(ps -o pid= --ppid "$pid" 2>/dev/null))
-		kill -TERM "$pid" 2>/dev/null
-	done
-	# the gateway drains for up to 10 s on SIGTERM
-	for ((n = 0; n < 120; n++)); do
-		for pid in "${PIDS[@]}"; do
-			kill -0 "$pid" 2>/dev/null && break
-			pid=
-		done
-		[ -z "${pid:-}" ] && break
-		sleep 0.1
-	done
-	for pid in "${PIDS[@]}"; do
-		kill -0 "$pid" 2>/dev/null || continue
-		echo "proxy.sh: pid $pid did not stop on SIGTERM, killing" >&2
-		kill -KILL "$pid" 2>/dev/null
-	done
-	wait 2>/dev/null
-	if [ "$KEEP" = 1 ]; then
-		echo "${PIDS[*]}" >"$TMP/pids"
-		echo "proxy.sh: kept $TMP" >&2
-	else
-		rm -rf "$TMP"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM HUP
-
-# A port nobody listens on and this run has not handed out: REPLY.
-USED_PORTS=" "
-free_port() {
-	local p i
-	# below the kernel's ephemeral range (32768-60999 by default): a
-	# port there may become the local end of some client's connection
-	# (wrk's, a test's) between this check and the bind
-	for ((i = 0; i < 500; i++)); do
-		p=$((10000 + RANDOM % 22000))
-		[[ $USED_PORTS == *" $p "* ]] && continue
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-		USED_PORTS+="$p "
-		REPLY=$p
-		return 0
-	done
-	echo "proxy.sh: no free port" >&2
-	exit 1
-}
-
-# Fills a template: subst IN OUT NAME=VALUE...
-subst() {
-	local in=$1 out=$2 kv args=(-e '')
-	shift 2
-	for kv in "$@"; do
-		args+=(-e "s|@${kv%%=*}@|${kv#*=}|g")
-	done
-	sed "${args[@]}" "$in" >"$out"
-	if grep -q '@[A-Z_]*@' "$out"; then
-		echo "proxy.sh: unfilled variable in $out" >&2
-		exit 1
-	fi
-}
+bench_tmp
 
 access_log() {		# $1 = proxy name
 	if [ "$ACCESS_LOG" = file ]; then
@@ -189,44 +105,17 @@ access_log() {		# $1 = proxy name
 }
 
 # A pool of $POOL hello processes on $TMP/$1/hello.sock.
-spawn_pool() {
-	local dir=$TMP/$1 pid
-	if ! "$SPAWN_FCGI" -s "$dir/hello.sock" -M 0666 -F "$POOL" \
-	    -P "$dir/hello.pid" -- "$HELLO" >"$dir/spawn.log" 2>&1; then
-		echo "proxy.sh: spawn-fcgi failed for $1:" >&2
-		cat "$dir/spawn.log" >&2
-		return 1
-	fi
-	POOLPIDS[$1]=$(cat "$dir/hello.pid")
-	for pid in ${POOLPIDS[$1]}; do
-		PIDS+=("$pid")
-	done
+start_pool() {
+	spawn_pool "$TMP/$1" "$POOL" "$HELLO" || return 1
+	POOLPIDS[$1]=$REPLY
 }
 
 # A result is worth nothing if the backends died under it: say so.
 check_pool() {
-	local pid dead=0
-	for pid in ${POOLPIDS[$1]}; do
-		kill -0 "$pid" 2>/dev/null || dead=$((dead + 1))
-	done
+	local dead
+	dead=$(pool_dead "${POOLPIDS[$1]}")
 	[ "$dead" -eq 0 ] ||
 		echo "warning: $dead of $POOL hello processes of $1 are gone"
-}
-
-# Waits (5 s at most) for 200 "Hello, world" on port $1.
-wait_ready() {
-	local port=$1 pid=$2 n code
-	for ((n = 0; n < 50; n++)); do
-		kill -0 "$pid" 2>/dev/null || return 1
-		code=$("$CURL" -s -m 1 -o "$TMP/body" -w '%{http_code}' \
-		    "http://127.0.0.1:$port/" 2>/dev/null)
-		if [ "$code" = 200 ] &&
-		    [ "$(cat "$TMP/body")" = "Hello, world" ]; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
 }
 
 declare -A PORT PID POOLPIDS
@@ -300,39 +189,6 @@ available() {
 	return 1
 }
 
-# utime + stime, in clock ticks, of a process and its children (workers).
-proc_ticks() {
-	local total=0 p s f
-	for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
-		s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-		s=${s##*) }		# comm may hold spaces
-		read -ra f <<<"$s"
-		total=$((total + f[11] + f[12]))
-	done
-	echo "$total"
-}
-
-# Prints "rps p50_us p99_us errors requests" from wrk --latency output.
-parse_wrk() {
-	awk '
-	function us(v) {
-		if (v ~ /us$/) return v + 0
-		if (v ~ /ms$/) return (v + 0) * 1000
-		if (v ~ /m$/) return (v + 0) * 60000000
-		if (v ~ /s$/) return (v + 0) * 1000000
-		return v + 0
-	}
-	BEGIN { rps = p50 = p99 = err = req = -1 }
-	$1 == "50%" { p50 = us($2) }
-	$1 == "99%" { p99 = us($2) }
-	/ requests in / { req = $1; if (err < 0) err = 0 }
-	/Socket errors:/ { gsub(",", ""); err += $4 + $6 + $8 + $10 }
-	/Non-2xx or 3xx responses:/ { err += $NF }
-	$1 == "Requests/sec:" { rps = $2 }
-	END { printf "%.0f %.0f %.0f %d %d\n", rps, p50, p99, err, req }
-	' "$1"
-}
-
 # One wrk run against $1; appends a result line to $TMP/results.
 run_wrk() {		# name round seconds
 	local name=$1 round=$2 secs=$3 out t0 t1 r cpu
@@ -371,7 +227,7 @@ RUN=()
 for name in $PROXIES; do
 	available "$name" || continue
 	mkdir -p "$TMP/$name"
-	spawn_pool "$name" || exit 1
+	start_pool "$name" || exit 1
 	case "$name" in
 	gateway) start_gateway || continue ;;
 	nginx|nginx-close) start_nginx "$name" || continue ;;

@@ -219,9 +219,14 @@ edge_rl(size_t keys)
 {
 	struct ratelimit	*t;
 
+	/* made once, then only read: no lock on the request path */
+	if ((t = __atomic_load_n(&edge_rl_table, __ATOMIC_ACQUIRE)) != NULL)
+		return t;
 	pthread_mutex_lock(&edge_rl_mtx);
-	if ((t = edge_rl_table) == NULL)
-		t = edge_rl_table = ratelimit_new(keys > 0 ? keys : 100000);
+	if ((t = edge_rl_table) == NULL) {
+		t = ratelimit_new(keys > 0 ? keys : 100000);
+		__atomic_store_n(&edge_rl_table, t, __ATOMIC_RELEASE);
+	}
 	pthread_mutex_unlock(&edge_rl_mtx);
 	return t;
 }
@@ -264,13 +269,29 @@ edge_rl_key(const struct gw_ratelimit *rl, const char *route_label,
 	return off;
 }
 
-/* Appends "Name: a, b\r\n"-style list items into a field buffer. */
+/*
+ * Appends n bytes of s at *off in dst (size bytes, NUL-terminated), cut
+ * as snprintf would cut.  No format parsing: this runs per request.
+ */
 static void
-edge_list_add(char *field, size_t len, const char *item)
+edge_cat(char *dst, size_t size, size_t *off, const char *s, size_t n)
 {
-	size_t	 n = strlen(field);
+	if (*off + 1 >= size)
+		return;
+	if (n > size - 1 - *off)
+		n = size - 1 - *off;
+	memcpy(dst + *off, s, n);
+	*off += n;
+	dst[*off] = '\0';
+}
 
-	snprintf(field + n, len - n, "%s%s", n > 0 ? ", " : "", item);
+/* Appends an item to a ", "-separated list in field. */
+static void
+edge_list_add(char *field, size_t len, size_t *off, const char *item)
+{
+	if (*off > 0)
+		edge_cat(field, len, off, ", ", 2);
+	edge_cat(field, len, off, item, strlen(item));
 }
 
 int
@@ -285,7 +306,7 @@ edge_ratelimit(struct gw_config *conf, const struct rule_route *route,
 	char			 key[512], pol[256], lim[128];
 	char			 fpol[512], flim[512];
 	uint64_t		 retry = 0;
-	size_t			 i, klen;
+	size_t			 i, klen, npol = 0, nlim = 0, off = 0;
 	int			 status = 0;
 
 	fpol[0] = flim[0] = '\0';
@@ -312,18 +333,26 @@ edge_ratelimit(struct gw_config *conf, const struct rule_route *route,
 		}
 		if (ratelimit_format_headers(rl->rl_policy, &res, pol,
 		    sizeof(pol), lim, sizeof(lim)) == 0) {
-			edge_list_add(fpol, sizeof(fpol), pol);
-			edge_list_add(flim, sizeof(flim), lim);
+			edge_list_add(fpol, sizeof(fpol), &npol, pol);
+			edge_list_add(flim, sizeof(flim), &nlim, lim);
 		}
 	}
+	if (hdrslen == 0)
+		return status;
 	hdrs[0] = '\0';
-	if (fpol[0] != '\0')
-		snprintf(hdrs, hdrslen, "RateLimit-Policy: %s\r\n"
-		    "RateLimit: %s\r\n", fpol, flim);
+	if (npol > 0) {
+		edge_cat(hdrs, hdrslen, &off, "RateLimit-Policy: ", 18);
+		edge_cat(hdrs, hdrslen, &off, fpol, npol);
+		edge_cat(hdrs, hdrslen, &off, "\r\nRateLimit: ", 13);
+		edge_cat(hdrs, hdrslen, &off, flim, nlim);
+		edge_cat(hdrs, hdrslen, &off, "\r\n", 2);
+	}
 	if (status == 429) {
-		i = strlen(hdrs);
-		snprintf(hdrs + i, hdrslen - i, "Retry-After: %llu\r\n",
+		char	 num[32];
+
+		snprintf(num, sizeof(num), "Retry-After: %llu\r\n",
 		    (unsigned long long)retry);
+		edge_cat(hdrs, hdrslen, &off, num, strlen(num));
 	}
 	return status;
 }
