@@ -2185,7 +2185,9 @@ http_breaker_record(struct http_req *r, struct upstream *u,
 		o = breaker_status(r->r_breaker, r->r_status);
 		break;
 	case UPSTREAM_END_ERROR:
-		if (r->r_head_sent)
+		if (u->u_shed)
+			o = BREAKER_IGNORE;	/* our queue's load shedding */
+		else if (r->r_head_sent)
 			o = BREAKER_FAILURE;	/* cut in the middle */
 		else if (u->u_status == 504)
 			o = BREAKER_TIMEOUT;

@@ -732,6 +732,7 @@ upstream_acquire(struct upstream *u)
 		u->u_waiting = u->u_pended = 1;
 		break;
 	case POOL_EFULL:
+		u->u_shed = 1;
 		upstream_error(u, 503, "service queue is full", 0);
 		break;
 	default:
@@ -751,6 +752,7 @@ upstream_pool_cb(struct pool_wait *w, int status, void *arg)
 		upstream_connected(u);
 		break;
 	case POOL_ETIMEOUT:
+		u->u_shed = 1;
 		upstream_error(u, 503, "timed out waiting in the service "
 		    "queue", 0);
 		break;

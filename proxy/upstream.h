@@ -208,6 +208,9 @@ struct upstream {
 	int			 u_failed;	/* the backend failed (health) */
 	int			 u_waiting;	/* pool_acquire pending */
 	int			 u_pended;	/* it ever was */
+	int			 u_shed;	/* refused by the pool's queue
+						   (full, or waited too long):
+						   no server saw it */
 	int			 u_paused;	/* client output is full */
 	int			 u_got;		/* any byte from backend */
 	int			 u_started;	/* response head sent */

@@ -281,6 +281,38 @@ t_is "db: the reservations' lines add up" "$(t_sql "SELECT
     COALESCE(SUM(l.qty), 0) FROM reservation_lines l JOIN reservations r
     ON r.id = l.reservation_id WHERE r.state = 'committed')" inventory)" 13
 
+# 100 concurrent reservations for the last 10 units, through the gateway:
+# exactly 10 succeed.  The shipped pool (2 processes, queue 64) may refuse
+# part of a burst of 100 at once with 503; none of those may hold stock.
+T_TOKEN=$T_ADMIN_TOKEN t_http POST "$I/LAST-10/restock" '{"qty": 10}'
+t_is "admin: 10 units of LAST-10" "$T_STATUS" 200
+urls=()
+for ((i = 0; i < 100; i++)); do
+	urls+=(-o /dev/null "$I/reservations")
+done
+"$CURL" -s --parallel --parallel-immediate --parallel-max 100 \
+    --max-time 30 -w '%{http_code}\n' \
+    -H "Authorization: Bearer $T_SERVICE_TOKEN" \
+    -H 'Content-Type: application/json' \
+    -d '{"order_id": "burst", "lines": [{"sku": "LAST-10", "qty": 1}]}' \
+    "${urls[@]}" >"$TMP/burst.codes"
+count() { grep -c "^$1\$" "$TMP/burst.codes"; }
+t_diag "burst: $(sort "$TMP/burst.codes" | uniq -c | tr -s ' \n' ' ')"
+t_is "100 concurrent reservations: exactly 10 x 201" "$(count 201)" 10
+t_is "the other 90: 409 (or 503 from the full queue), nothing else" \
+    "$(( $(count 409) + $(count 503) ))" 90
+t_http GET "$T_ADMIN_URL/status.json"
+t_is "the burst did not open inventory's breaker (queue refusals are load \
+shedding, not failures)" "$(t_json '[b["state"] for b in j["breakers"]
+    if b["name"] == "inventory"]')" '["closed"]'
+
+t_is "LAST-10 after the burst (GET, db)" \
+    "$(stock_get LAST-10)/$(stock_db LAST-10)" "10 10 0/10 10 0"
+t_is "db: 10 reservations held for LAST-10, one unit each" \
+    "$(t_sql "SELECT CONCAT(COUNT(*), ' ', SUM(l.qty)) FROM reservation_lines l
+    JOIN reservations r ON r.id = l.reservation_id
+    WHERE l.sku = 'LAST-10' AND r.state = 'active'" inventory)" "10 10"
+
 # === GDPR: export, then erase ============================================
 T_TOKEN=$at_a t_http GET "$U/me/export"
 t_is "A: export 200" "$T_STATUS" 200
