@@ -934,12 +934,22 @@ jwt_sign(const struct jwt_key *k, const char *claims_json, const char *typ,
 
 /* --- verification -------------------------------------------------------- */
 
+struct jwt_claims *
+jwt_claims_ref(struct jwt_claims *c)
+{
+	__atomic_add_fetch(&c->jc_refs, 1, __ATOMIC_RELAXED);
+	return c;
+}
+
 void
 jwt_claims_free(struct jwt_claims *c)
 {
 	size_t	i;
 
 	if (c == NULL)
+		return;
+	/* jc_refs counts the other owners: 0 here means the last one */
+	if (__atomic_fetch_sub(&c->jc_refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	free(c->jc_kid);
 	free(c->jc_typ);

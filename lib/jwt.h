@@ -125,7 +125,11 @@ struct jwt_expect {
 	size_t		 max_json;	/* 0: JWT_MAX_JSON */
 };
 
-/* A verified token's claims; all strings are owned by the claims. */
+/*
+ * A verified token's claims; all strings are owned by the claims, which
+ * must not be changed once verified (the gateway shares them between
+ * requests through jwt_claims_ref()).
+ */
 struct jwt_claims {
 	enum jwt_alg	 jc_alg;
 	char		*jc_kid;	/* NULL: the header had none */
@@ -141,7 +145,14 @@ struct jwt_claims {
 	size_t		 jc_nroles;
 	long long	 jc_exp, jc_nbf, jc_iat;	/* 0 when absent */
 	yajl_val	 jc_payload;	/* the whole payload object */
+	unsigned int	 jc_refs;	/* owners beyond the first */
 };
+/*
+ * Another owner of c, which it releases with jwt_claims_free(); the last
+ * jwt_claims_free() frees.  Atomic: owners may be on other threads.
+ * Returns c.
+ */
+struct jwt_claims *jwt_claims_ref(struct jwt_claims *c);
 void		 jwt_claims_free(struct jwt_claims *);	/* NULL: no-op */
 
 /*

@@ -34,6 +34,8 @@
 #define AUTH_JWKS_MAX		(1024 * 1024)	/* bytes of a response */
 #define AUTH_RETRY_MS		1000	/* until the first set */
 #define AUTH_KID_REFRESH_MS	10000	/* unknown kid: at most this often */
+#define AUTH_CACHE_WAYS		4	/* entries of a set, LRU among them */
+#define AUTH_CACHE_SETS		(AUTH_CACHE_SIZE / AUTH_CACHE_WAYS)
 
 struct auth_jwks {
 	pthread_rwlock_t	 aj_rw;		/* aj_keys */
@@ -52,7 +54,49 @@ struct auth_jwks {
 	char			*aj_what;	/* "service NAME" or the URL */
 	int			 aj_pipe[2];	/* url: stop wakes the GET */
 	int			 aj_refresh;	/* ms */
+	uint64_t		 aj_gen;	/* of aj_keys; atomic, see below */
+	char			*aj_body;	/* the JWKS aj_keys came from */
+	size_t			 aj_bodylen;
 };
+
+/*
+ * The verified-token cache: per thread, so without locks.  An entry is a
+ * token (its exact bytes) that jwt_verify() accepted and its claims;
+ * a hit skips the signature and the JSON but still checks exp and nbf
+ * (with the leeway) against now, and the route's roles and scopes.
+ * Only verified tokens get in, so a colliding hash costs a memcmp, no
+ * more.  The entries hold for one verification context: the gw_jwt, its
+ * file's key set, issuer, audience and leeway, and the generation of its
+ * fetched set; any change empties the cache.  auth_epoch changes
+ * whenever a gw_jwt goes (auth_jwks_stop), so that a new one at the same
+ * address is never taken for the old.
+ */
+struct auth_centry {
+	uint64_t		 ce_hash;
+	char			*ce_tok;	/* NULL: a free entry */
+	size_t			 ce_len;
+	struct jwt_claims	*ce_claims;	/* a reference of its own */
+	uint64_t		 ce_used;	/* ac_tick of the last use */
+};
+
+struct auth_cache {
+	const struct gw_jwt	*ac_jwt;
+	const struct jwt_keyset	*ac_keys;
+	const char		*ac_iss;
+	const char		*ac_aud;
+	int			 ac_leeway;
+	uint64_t		 ac_epoch;
+	uint64_t		 ac_gen;
+	uint64_t		 ac_tick;
+	size_t			 ac_n;
+	struct auth_centry	 ac_e[AUTH_CACHE_SIZE];
+};
+
+static uint64_t			 auth_epoch;	/* atomic */
+static uint64_t			 auth_gen;	/* atomic: the last aj_gen */
+static __thread struct auth_cache *auth_tc;
+static pthread_key_t		 auth_tc_key;	/* frees it at thread exit */
+static pthread_once_t		 auth_tc_once = PTHREAD_ONCE_INIT;
 
 static uint64_t
 auth_now_ms(void)
@@ -407,7 +451,10 @@ auth_get_fcgi(struct auth_jwks *aj, size_t *lenp, const char **errstr)
 	return body;
 }
 
-/* One GET of the JWKS; 0 and a new set in *ks, or -1 (logged). */
+/*
+ * One GET of the JWKS; 0 and a new set in *ks, 1 when the body is the
+ * one of the set in use (so the token cache stays), or -1 (logged).
+ */
 static int
 auth_fetch(struct auth_jwks *aj, struct jwt_keyset **ks)
 {
@@ -422,14 +469,22 @@ auth_fetch(struct auth_jwks *aj, struct jwt_keyset **ks)
 		    errstr);
 		return -1;
 	}
+	if (aj->aj_body != NULL && len == aj->aj_bodylen &&
+	    memcmp(body, aj->aj_body, len) == 0) {
+		free(body);
+		return 1;
+	}
 	*ks = jwt_keyset_from_jwks_flags(body, len, JWT_JWKS_SKIP_UNUSABLE,
 	    &errstr);
-	free(body);
 	if (*ks == NULL) {
 		log_warnx("%s: jwks from %s: %s", __func__, aj->aj_what,
 		    errstr);
+		free(body);
 		return -1;
 	}
+	free(aj->aj_body);
+	aj->aj_body = body;
+	aj->aj_bodylen = len;
 	return 0;
 }
 
@@ -440,25 +495,29 @@ auth_jwks_main(void *arg)
 	struct jwt_keyset	*ks, *old;
 	struct timespec		 ts;
 	uint64_t		 wait;
-	int			 have = 0, n;
+	int			 have = 0, n, rc;
 
 	pthread_mutex_lock(&aj->aj_mtx);
 	while (!aj->aj_stop) {
 		aj->aj_last = auth_now_ms();
 		aj->aj_wake = 0;
 		pthread_mutex_unlock(&aj->aj_mtx);
-		if (auth_fetch(aj, &ks) == 0) {
+		if ((rc = auth_fetch(aj, &ks)) == 0) {
 			n = (int)jwt_keyset_count(ks);
 			pthread_rwlock_wrlock(&aj->aj_rw);
 			old = aj->aj_keys;
 			aj->aj_keys = ks;
+			/* under the lock: who sees the gen sees the set */
+			__atomic_store_n(&aj->aj_gen, __atomic_add_fetch(
+			    &auth_gen, 1, __ATOMIC_RELAXED), __ATOMIC_RELEASE);
 			pthread_rwlock_unlock(&aj->aj_rw);
 			jwt_keyset_free(old);
 			if (!have)
 				log_info("jwks: %d key%s from %s", n,
 				    n == 1 ? "" : "s", aj->aj_what);
-			have = 1;
 		}
+		if (rc != -1)
+			have = 1;
 		pthread_mutex_lock(&aj->aj_mtx);
 		wait = have ? (uint64_t)aj->aj_refresh : AUTH_RETRY_MS;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -486,6 +545,7 @@ auth_jwks_free(struct auth_jwks *aj)
 	free(aj->aj_hosthdr);
 	free(aj->aj_path);
 	free(aj->aj_what);
+	free(aj->aj_body);
 	if (aj->aj_pipe[0] != -1) {
 		close(aj->aj_pipe[0]);
 		close(aj->aj_pipe[1]);
@@ -530,6 +590,7 @@ auth_jwks_start(struct gw_jwt *j, const char *addr)
 	pthread_mutex_init(&aj->aj_mtx, NULL);
 	pthread_cond_init(&aj->aj_cond, NULL);
 	aj->aj_refresh = j->jwt_refresh > 0 ? j->jwt_refresh : 300000;
+	aj->aj_gen = __atomic_add_fetch(&auth_gen, 1, __ATOMIC_RELAXED);
 	if ((errno = pthread_create(&aj->aj_tid, NULL, auth_jwks_main,
 	    aj)) != 0) {
 		log_warn("%s: pthread_create", __func__);
@@ -548,6 +609,8 @@ auth_jwks_stop(struct gw_jwt *j)
 {
 	struct auth_jwks	*aj;
 
+	/* j goes: no thread's cache may take a new one for it */
+	__atomic_add_fetch(&auth_epoch, 1, __ATOMIC_SEQ_CST);
 	if (j == NULL || (aj = j->jwt_fetch) == NULL)
 		return;
 	pthread_mutex_lock(&aj->aj_mtx);
@@ -646,6 +709,163 @@ auth_has_scope(const char *list, const char *scope)
 	return 0;
 }
 
+static void
+auth_cache_empty(struct auth_cache *ac)
+{
+	struct auth_centry	*e;
+	size_t			 i;
+
+	for (i = 0; i < AUTH_CACHE_SIZE && ac->ac_n > 0; i++) {
+		e = &ac->ac_e[i];
+		if (e->ce_tok == NULL)
+			continue;
+		free(e->ce_tok);
+		jwt_claims_free(e->ce_claims);
+		e->ce_tok = NULL;
+		e->ce_claims = NULL;
+		ac->ac_n--;
+	}
+}
+
+static void
+auth_cache_destroy(void *arg)
+{
+	struct auth_cache	*ac = arg;
+
+	if (ac == NULL)
+		return;
+	auth_cache_empty(ac);
+	free(ac);
+}
+
+static void
+auth_cache_once(void)
+{
+	if (pthread_key_create(&auth_tc_key, auth_cache_destroy) != 0)
+		fatalx("%s: pthread_key_create", __func__);
+}
+
+void
+auth_cache_clear(void)
+{
+	pthread_once(&auth_tc_once, auth_cache_once);
+	auth_cache_destroy(auth_tc);
+	auth_tc = NULL;
+	(void)pthread_setspecific(auth_tc_key, NULL);
+}
+
+size_t
+auth_cache_count(void)
+{
+	return auth_tc != NULL ? auth_tc->ac_n : 0;
+}
+
+/*
+ * The calling thread's cache, emptied unless its entries were verified
+ * in the context of j as it is now.
+ */
+static struct auth_cache *
+auth_cache_get(const struct gw_jwt *j)
+{
+	struct auth_cache	*ac = auth_tc;
+	uint64_t		 epoch, gen;
+
+	if (ac == NULL) {
+		pthread_once(&auth_tc_once, auth_cache_once);
+		ac = auth_tc = xcalloc(1, sizeof(*ac));
+		(void)pthread_setspecific(auth_tc_key, ac);
+	}
+	epoch = __atomic_load_n(&auth_epoch, __ATOMIC_SEQ_CST);
+	/* read before verifying: a newer set only empties it once more */
+	gen = j->jwt_fetch != NULL ?
+	    __atomic_load_n(&j->jwt_fetch->aj_gen, __ATOMIC_ACQUIRE) : 0;
+	if (ac->ac_jwt != j || ac->ac_epoch != epoch || ac->ac_gen != gen ||
+	    ac->ac_keys != j->jwt_keys || ac->ac_iss != j->jwt_issuer ||
+	    ac->ac_aud != j->jwt_audience || ac->ac_leeway != j->jwt_leeway) {
+		auth_cache_empty(ac);
+		ac->ac_jwt = j;
+		ac->ac_epoch = epoch;
+		ac->ac_gen = gen;
+		ac->ac_keys = j->jwt_keys;
+		ac->ac_iss = j->jwt_issuer;
+		ac->ac_aud = j->jwt_audience;
+		ac->ac_leeway = j->jwt_leeway;
+	}
+	return ac;
+}
+
+/*
+ * A multiply-xorshift hash of 8-byte words (a byte-wise FNV cost 1.5K
+ * instructions a request); only verified tokens get in, so flooding the
+ * sets gains an attacker nothing.
+ */
+static uint64_t
+auth_hash(const char *p, size_t len)
+{
+	uint64_t	 h = 0xcbf29ce484222325ULL ^ len, w;
+	size_t		 i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	w = 0;
+	memcpy(&w, p + i, len - i);
+	h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+	return h ^ h >> 32;
+}
+
+static struct auth_centry *
+auth_cache_find(struct auth_cache *ac, uint64_t h, const char *tok,
+    size_t len)
+{
+	struct auth_centry	*e;
+	size_t			 i;
+
+	e = &ac->ac_e[(h % AUTH_CACHE_SETS) * AUTH_CACHE_WAYS];
+	for (i = 0; i < AUTH_CACHE_WAYS; i++, e++)
+		if (e->ce_tok != NULL && e->ce_hash == h &&
+		    e->ce_len == len && memcmp(e->ce_tok, tok, len) == 0) {
+			e->ce_used = ++ac->ac_tick;
+			return e;
+		}
+	return NULL;
+}
+
+static void
+auth_cache_drop(struct auth_cache *ac, struct auth_centry *e)
+{
+	free(e->ce_tok);
+	jwt_claims_free(e->ce_claims);
+	e->ce_tok = NULL;
+	e->ce_claims = NULL;
+	ac->ac_n--;
+}
+
+/* Enters tok with a reference to c, in place of its set's LRU entry. */
+static void
+auth_cache_add(struct auth_cache *ac, uint64_t h, const char *tok,
+    size_t len, struct jwt_claims *c)
+{
+	struct auth_centry	*set, *e;
+	size_t			 i;
+
+	set = &ac->ac_e[(h % AUTH_CACHE_SETS) * AUTH_CACHE_WAYS];
+	for (e = set, i = 1; i < AUTH_CACHE_WAYS && e->ce_tok != NULL; i++)
+		if (set[i].ce_tok == NULL || set[i].ce_used < e->ce_used)
+			e = &set[i];
+	if (e->ce_tok != NULL)
+		auth_cache_drop(ac, e);
+	e->ce_hash = h;
+	e->ce_tok = xmalloc(len);
+	memcpy(e->ce_tok, tok, len);
+	e->ce_len = len;
+	e->ce_claims = jwt_claims_ref(c);
+	e->ce_used = ++ac->ac_tick;
+	ac->ac_n++;
+}
+
 int
 auth_check(const struct gw_jwt *j, const struct rule_route *route,
     const char *authorization, time_t now, struct jwt_claims **claims,
@@ -653,8 +873,12 @@ auth_check(const struct gw_jwt *j, const struct rule_route *route,
 {
 	struct jwt_expect	 ex;
 	struct jwt_claims	*c = NULL;
+	struct auth_cache	*ac;
+	struct auth_centry	*e;
 	const char		*tok;
-	size_t			 i;
+	size_t			 i, len;
+	uint64_t		 h;
+	long long		 t;
 
 	*claims = NULL;
 	if (j == NULL || (j->jwt_keys == NULL && j->jwt_fetch == NULL)) {
@@ -671,8 +895,28 @@ auth_check(const struct gw_jwt *j, const struct rule_route *route,
 	ex.leeway = j->jwt_leeway / 1000;
 	ex.now = now;
 	ex.require_exp = 1;
-	if (auth_verify(j, tok, &ex, &c, errstr) == -1)
-		return 401;
+	ac = auth_cache_get(j);
+	len = strlen(tok);
+	h = auth_hash(tok, len);
+	if ((e = auth_cache_find(ac, h, tok, len)) != NULL) {
+		/* as jwt_verify() would; a cached token always has exp */
+		t = now != 0 ? now : time(NULL);
+		if (t >= e->ce_claims->jc_exp + ex.leeway) {
+			auth_cache_drop(ac, e);
+			*errstr = "token expired";
+			return 401;
+		}
+		if (e->ce_claims->jc_nbf != 0 &&
+		    t + ex.leeway < e->ce_claims->jc_nbf) {
+			*errstr = "token not yet valid";
+			return 401;
+		}
+		c = jwt_claims_ref(e->ce_claims);
+	} else {
+		if (auth_verify(j, tok, &ex, &c, errstr) == -1)
+			return 401;
+		auth_cache_add(ac, h, tok, len, c);
+	}
 	if (route->r_roles.rn_n > 0) {
 		for (i = 0; i < route->r_roles.rn_n; i++)
 			if (auth_has_role(c, route->r_roles.rn_v[i]))

@@ -19,12 +19,17 @@ struct rule_route;
 struct upstream_param;
 
 #define AUTH_NPARAMS	4
+#define AUTH_CACHE_SIZE	2048	/* verified tokens cached per thread */
 
 /*
  * Checks the Authorization header value (NULL: none) for route.  Returns
  * 0 with *claims set (the caller frees them with jwt_claims_free()), 401
  * (no or bad token) or 403 (a role or scope missing), with *errstr a
  * static reason fit for error_description.  now 0: time(NULL).
+ *
+ * Verified tokens are cached per thread (AUTH_CACHE_SIZE, LRU), until
+ * their exp or until the key set or the jwt block changes; the claims of
+ * a hit are shared (jwt_claims_ref()), never to be changed.
  */
 int	 auth_check(const struct gw_jwt *, const struct rule_route *,
 	    const char *authorization, time_t now,
@@ -67,5 +72,9 @@ int	 auth_jwks_start(struct gw_jwt *, const char *addr);
 int	 auth_url_parse(const char *url, char **host, char **port,
 	    char **hosthdr, char **path, const char **errstr);
 void	 auth_jwks_stop(struct gw_jwt *);
+
+/* Frees the calling thread's token cache; the entries it holds. */
+void	 auth_cache_clear(void);
+size_t	 auth_cache_count(void);
 
 #endif

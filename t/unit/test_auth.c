@@ -1,7 +1,7 @@
 /*
  * Unit tests of proxy/auth.c: bearer parsing, roles (any) and scopes
- * (all), the WWW-Authenticate line and the params for the backend, with
- * tokens signed by lib/jwt.h.
+ * (all), the verified-token cache, the WWW-Authenticate line and the
+ * params for the backend, with tokens signed by lib/jwt.h.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -125,6 +125,205 @@ t_check(void)
 	CU_ASSERT_EQUAL(auth_check(NULL, &rt, buf, 0, &c, &errstr), 401);
 }
 
+/* claims of a valid token for the test route, exp now + ttl */
+static const char *
+good(long long ttl, const char *sub, char *buf, size_t len)
+{
+	char	 claims[512];
+
+	snprintf(claims, sizeof(claims), "{\"sub\":\"%s\",\"iss\":\"iss1\","
+	    "\"aud\":\"agora\",\"exp\":%lld,\"roles\":[\"ops\"],"
+	    "\"scope\":\"read write\"}", sub, (long long)time(NULL) + ttl);
+	return bearer(claims, buf, len);
+}
+
+/* a hit hands out the cached claims; roles still count per route */
+static void
+t_cache_hit(void)
+{
+	struct rule_route	 rt, strict;
+	struct jwt_claims	*c1, *c2, *c3;
+	const char		*errstr;
+	char			 buf[2048], *other[] = { "root" };
+
+	setup();
+	auth_cache_clear();
+	memset(&rt, 0, sizeof(rt));
+	rt.r_roles.rn_v = admin_role;
+	rt.r_roles.rn_n = 2;
+	rt.r_scopes.rn_v = read_scope;
+	rt.r_scopes.rn_n = 2;
+	good(60, "u1", buf, sizeof(buf));
+	CU_ASSERT_EQUAL(auth_check(&J, &rt, buf, 0, &c1, &errstr), 0);
+	CU_ASSERT_EQUAL(auth_cache_count(), 1);
+	CU_ASSERT_EQUAL(auth_check(&J, &rt, buf, 0, &c2, &errstr), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c2);
+	/* the same object: not verified and parsed again */
+	CU_ASSERT_PTR_EQUAL(c1, c2);
+	CU_ASSERT_STRING_EQUAL(c2->jc_sub, "u1");
+	CU_ASSERT_EQUAL(auth_cache_count(), 1);
+	/* a route wanting another role refuses the cached token */
+	strict = rt;
+	strict.r_roles.rn_v = other;
+	strict.r_roles.rn_n = 1;
+	CU_ASSERT_EQUAL(auth_check(&J, &strict, buf, 0, &c3, &errstr), 403);
+	CU_ASSERT_PTR_NULL(c3);
+	/* the request's reference outlives the cache's */
+	auth_cache_clear();
+	CU_ASSERT_EQUAL(auth_cache_count(), 0);
+	jwt_claims_free(c1);
+	CU_ASSERT_STRING_EQUAL(c2->jc_sub, "u1");
+	jwt_claims_free(c2);
+}
+
+/* one byte changed: a miss, and the signature fails */
+static void
+t_cache_tampered(void)
+{
+	struct rule_route	 rt;
+	struct jwt_claims	*c;
+	const char		*errstr;
+	char			 buf[2048], *sig;
+
+	setup();
+	auth_cache_clear();
+	memset(&rt, 0, sizeof(rt));
+	good(60, "u2", buf, sizeof(buf));
+	CU_ASSERT_EQUAL(auth_check(&J, &rt, buf, 0, &c, &errstr), 0);
+	jwt_claims_free(c);
+	/* a middle character of the signature: every bit of it counts */
+	sig = strrchr(buf, '.');
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sig);
+	sig += strlen(sig) / 2;
+	*sig = *sig == 'A' ? 'B' : 'A';
+	CU_ASSERT_EQUAL(auth_check(&J, &rt, buf, 0, &c, &errstr), 401);
+	CU_ASSERT_STRING_EQUAL(errstr, "bad token signature");
+	CU_ASSERT_PTR_NULL(c);
+	/* and it was not entered */
+	CU_ASSERT_EQUAL(auth_cache_count(), 1);
+	CU_ASSERT_EQUAL(auth_check(&J, &rt, buf, 0, &c, &errstr), 401);
+	CU_ASSERT_STRING_EQUAL(errstr, "bad token signature");
+}
+
+/* a cached token expires on a hit, with the leeway */
+static void
+t_cache_expired(void)
+{
+	struct rule_route	 rt;
+	struct jwt_claims	*c;
+	const char		*errstr;
+	char			 buf[2048];
+	time_t			 now = time(NULL);
+
+	setup();
+	auth_cache_clear();
+	memset(&rt, 0, sizeof(rt));
+	good(60, "u3", buf, sizeof(buf));
+	CU_ASSERT_EQUAL(auth_check(&J, &rt, buf, now, &c, &errstr), 0);
+	jwt_claims_free(c);
+	CU_ASSERT_EQUAL(auth_cache_count(), 1);
+	/* still good at exp - 1 (a hit), refused from exp on */
+	CU_ASSERT_EQUAL(auth_check(&J, &rt, buf, now + 59, &c, &errstr), 0);
+	jwt_claims_free(c);
+	CU_ASSERT_EQUAL(auth_check(&J, &rt, buf, now + 60, &c, &errstr), 401);
+	CU_ASSERT_STRING_EQUAL(errstr, "token expired");
+	CU_ASSERT_PTR_NULL(c);
+	CU_ASSERT_EQUAL(auth_cache_count(), 0);
+
+	/* with a leeway of 30 s, accepted to exp + 29 */
+	J.jwt_leeway = 30000;
+	CU_ASSERT_EQUAL(auth_check(&J, &rt, buf, now, &c, &errstr), 0);
+	jwt_claims_free(c);
+	CU_ASSERT_EQUAL(auth_check(&J, &rt, buf, now + 89, &c, &errstr), 0);
+	jwt_claims_free(c);
+	CU_ASSERT_EQUAL(auth_check(&J, &rt, buf, now + 90, &c, &errstr), 401);
+	CU_ASSERT_STRING_EQUAL(errstr, "token expired");
+	J.jwt_leeway = 0;
+	/* the leeway changed: verified again, so refused at now + 60 */
+	CU_ASSERT_EQUAL(auth_check(&J, &rt, buf, now + 60, &c, &errstr), 401);
+	CU_ASSERT_STRING_EQUAL(errstr, "token expired");
+}
+
+/* a new key set, a gw_jwt going or a new audience empty the cache */
+static void
+t_cache_keys(void)
+{
+	struct rule_route	 rt;
+	struct jwt_claims	*c1, *c2;
+	struct jwt_keyset	*keep, *ks;
+	const char		*errstr;
+	char			 buf[2048];
+
+	setup();
+	auth_cache_clear();
+	memset(&rt, 0, sizeof(rt));
+	good(60, "u4", buf, sizeof(buf));
+	CU_ASSERT_EQUAL(auth_check(&J, &rt, buf, 0, &c1, &errstr), 0);
+
+	/* another key under the same kid: the cached token must fail */
+	keep = J.jwt_keys;
+	J.jwt_keys = ks = jwt_keyset_new();
+	CU_ASSERT_EQUAL_FATAL(jwt_keyset_add(ks,
+	    jwt_key_generate(JWT_ALG_ES256, "k1", &errstr)), 0);
+	CU_ASSERT_EQUAL(auth_check(&J, &rt, buf, 0, &c2, &errstr), 401);
+	CU_ASSERT_STRING_EQUAL(errstr, "bad token signature");
+	CU_ASSERT_EQUAL(auth_cache_count(), 0);
+	J.jwt_keys = keep;
+	jwt_keyset_free(ks);
+
+	/* back to the old set: verified again, a new object */
+	CU_ASSERT_EQUAL(auth_check(&J, &rt, buf, 0, &c2, &errstr), 0);
+	CU_ASSERT_PTR_NOT_EQUAL(c1, c2);
+	jwt_claims_free(c1);
+	c1 = c2;
+
+	/* a configuration going (reload) empties every thread's cache */
+	auth_jwks_stop(&J);
+	CU_ASSERT_EQUAL(auth_check(&J, &rt, buf, 0, &c2, &errstr), 0);
+	CU_ASSERT_PTR_NOT_EQUAL(c1, c2);
+	CU_ASSERT_EQUAL(auth_cache_count(), 1);
+	jwt_claims_free(c1);
+	jwt_claims_free(c2);
+
+	/* another audience: the cached token is checked against it */
+	J.jwt_audience = "elsewhere";
+	CU_ASSERT_EQUAL(auth_check(&J, &rt, buf, 0, &c2, &errstr), 401);
+	CU_ASSERT_STRING_EQUAL(errstr, "wrong token audience");
+	J.jwt_audience = "agora";
+}
+
+/* the cache never holds more than AUTH_CACHE_SIZE tokens */
+static void
+t_cache_bound(void)
+{
+	struct rule_route	 rt;
+	struct jwt_claims	*c, *last;
+	const char		*errstr;
+	char			 buf[2048], sub[32];
+	size_t			 i;
+
+	setup();
+	auth_cache_clear();
+	memset(&rt, 0, sizeof(rt));
+	for (i = 0; i < 2 * AUTH_CACHE_SIZE; i++) {
+		snprintf(sub, sizeof(sub), "u%zu", i);
+		good(60, sub, buf, sizeof(buf));
+		CU_ASSERT_EQUAL_FATAL(auth_check(&J, &rt, buf, 0, &c, &errstr),
+		    0);
+		jwt_claims_free(c);
+		CU_ASSERT_FATAL(auth_cache_count() <= AUTH_CACHE_SIZE);
+	}
+	/* well filled, and the last one in is there */
+	CU_ASSERT(auth_cache_count() > AUTH_CACHE_SIZE / 2);
+	CU_ASSERT_EQUAL(auth_check(&J, &rt, buf, 0, &last, &errstr), 0);
+	CU_ASSERT_EQUAL(auth_check(&J, &rt, buf, 0, &c, &errstr), 0);
+	CU_ASSERT_PTR_EQUAL(c, last);
+	CU_ASSERT_STRING_EQUAL(c->jc_sub, sub);
+	jwt_claims_free(c);
+	jwt_claims_free(last);
+	auth_cache_clear();
+}
+
 static void
 t_challenge(void)
 {
@@ -212,6 +411,11 @@ t_url_parse(void)
 
 static const struct unit_case cases[] = {
 	{ "check", t_check },
+	{ "cache_hit", t_cache_hit },
+	{ "cache_tampered", t_cache_tampered },
+	{ "cache_expired", t_cache_expired },
+	{ "cache_keys", t_cache_keys },
+	{ "cache_bound", t_cache_bound },
 	{ "challenge", t_challenge },
 	{ "params", t_params },
 	{ "url_parse", t_url_parse },
@@ -224,6 +428,7 @@ main(int argc, char **argv)
 	int	 rc;
 
 	rc = unit_main(argc, argv, "auth", cases);
+	auth_cache_clear();
 	jwt_keyset_free(J.jwt_keys);
 	jwt_key_free(key);
 	return rc;

@@ -610,6 +610,11 @@ t_rfc_vectors(void)
 		CU_ASSERT_EQUAL(c->jc_exp, RFC_EXP);
 		CU_ASSERT_EQUAL(json_get(c->jc_payload,
 		    "http://example.com/is_root")->type, yajl_t_true);
+		/* a second owner: the first free leaves the claims whole */
+		CU_ASSERT_PTR_EQUAL(jwt_claims_ref(c), c);
+		jwt_claims_free(c);
+		CU_ASSERT_STRING_EQUAL(c->jc_iss, "joe");
+		CU_ASSERT_EQUAL(c->jc_refs, 0);
 	}
 	jwt_claims_free(c);
 	/* Without a fixed clock: long expired. */
