@@ -33,6 +33,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -78,6 +79,10 @@
 /* after an error answer, how long unread input is drained */
 #define HTTP_LINGER_MS		2000
 #define HTTP_CLIENT_BUCKETS	1024
+/* requests kept for reuse per thread, and the head bytes each can hold */
+#define HTTP_REQ_SPARES		16
+#define HTTP_REQ_ROOM		4096
+#define HTTP_REQ_BLOCK		(sizeof(struct http_req) + HTTP_REQ_ROOM)
 
 struct http_conn;
 TAILQ_HEAD(http_conns, http_conn);
@@ -111,6 +116,25 @@ struct http_thread {
 	struct generation	*ht_lvm_gen;	/* ..of this generation */
 	time_t			 ht_date_t;	/* cached Date: value */
 	char			 ht_date[40];
+	struct http_req		*ht_rspare[HTTP_REQ_SPARES];
+	int			 ht_nrspare;
+	/* status line, Date, "X-Request-Id: " of the last head made */
+	int			 ht_head_ok;
+	int			 ht_head_status;
+	time_t			 ht_head_t;
+	char			 ht_head_reason[64];
+	size_t			 ht_head_len;
+	char			 ht_head[192];
+};
+
+/*
+ * A response head assembled on the stack and handed to libevent in one
+ * evbuffer_add: a printf per header line cost more than the copying.
+ */
+struct http_hbuf {
+	struct evbuffer		*hb_out;
+	size_t			 hb_len;
+	char			 hb_buf[2048];
 };
 
 /* Connections per client address, shared by every thread. */
@@ -226,12 +250,39 @@ struct http_req {
 	const char		*r_path;	/* r_block's or r_dpath, no query */
 	char			*r_dpath;	/* normalised path, if not plain */
 	const char		*r_upstream_addr; /* the pool's; NULL: none */
+	int64_t			 r_connect_ns;	/* pool asked -> connection */
 	size_t			 r_plen;
 	const char		*r_query;	/* "?..." or NULL */
 	char			*r_block2;	/* head after header edits */
 	struct http_field	*r_fields2;
 	struct http_head	 r_head2;
+	size_t			 r_alloc;	/* HTTP_REQ_BLOCK: reusable */
 };
+
+#define HTTP_REQ_STR(m)							\
+	{ offsetof(struct http_req, m), sizeof(((struct http_req *)0)->m) }
+
+/*
+ * The request's strings, in the order they are declared: a new request
+ * clears only their first byte (each is a C string written before it is
+ * read further), and everything else in the struct.
+ */
+static const struct {
+	size_t	 off;
+	size_t	 len;
+} http_req_strs[] = {
+	HTTP_REQ_STR(r_rid),
+	HTTP_REQ_STR(r_host),
+	HTTP_REQ_STR(r_hkey),
+	HTTP_REQ_STR(r_roles),
+	HTTP_REQ_STR(r_xhdrs)
+};
+_Static_assert(offsetof(struct http_req, r_rid) <
+    offsetof(struct http_req, r_host) &&
+    offsetof(struct http_req, r_host) < offsetof(struct http_req, r_hkey) &&
+    offsetof(struct http_req, r_hkey) < offsetof(struct http_req, r_roles) &&
+    offsetof(struct http_req, r_roles) < offsetof(struct http_req, r_xhdrs),
+    "http_req_strs must follow the declaration order");
 
 static const struct {
 	int		 status;
@@ -440,7 +491,7 @@ http_log(struct http_conn *c, struct http_req *r, int status, size_t bytes,
 		e.ae_major = e.ae_minor = 1;
 		e.ae_rid = "-";
 		accesslog_log(c->c_thr->ht_log, &e);
-		stats_request("-", "-", status, 0, 0);
+		stats_request("-", "-", status, 0, 0, -1);
 		return;
 	}
 	b = r->r_block;
@@ -462,7 +513,8 @@ http_log(struct http_conn *c, struct http_req *r, int status, size_t bytes,
 	e.ae_rt = total / 1e9;
 	accesslog_log(c->c_thr->ht_log, &e);
 	stats_request(http_route_name(r), r->r_service ? r->r_service : "-",
-	    status, total, ut > 0 ? (uint64_t)(ut * 1e9) : 0);
+	    status, total, ut > 0 ? (uint64_t)(ut * 1e9) : 0,
+	    r->r_upstream_addr != NULL ? r->r_connect_ns : -1);
 }
 
 /* ------------------------------------------------------------- responses */
@@ -483,24 +535,141 @@ http_date(struct http_thread *t)
 	return t->ht_date;
 }
 
-/* Status line and the headers every response carries. */
+static void
+http_hbuf_init(struct http_hbuf *h, struct evbuffer *out)
+{
+	h->hb_out = out;
+	h->hb_len = 0;
+}
+
+static void
+http_hbuf_flush(struct http_hbuf *h)
+{
+	if (h->hb_len > 0)
+		evbuffer_add(h->hb_out, h->hb_buf, h->hb_len);
+	h->hb_len = 0;
+}
+
+/* What does not fit: the buffer goes out first, then a huge p alone. */
+static void
+http_hbuf_spill(struct http_hbuf *h, const void *p, size_t len)
+{
+	http_hbuf_flush(h);
+	if (len > sizeof(h->hb_buf)) {
+		evbuffer_add(h->hb_out, p, len);
+		return;
+	}
+	memcpy(h->hb_buf, p, len);
+	h->hb_len = len;
+}
+
+static inline void
+http_hbuf_add(struct http_hbuf *h, const void *p, size_t len)
+{
+	if (len > sizeof(h->hb_buf) - h->hb_len) {
+		http_hbuf_spill(h, p, len);
+		return;
+	}
+	memcpy(h->hb_buf + h->hb_len, p, len);
+	h->hb_len += len;
+}
+
+static void
+http_hbuf_str(struct http_hbuf *h, const char *s)
+{
+	http_hbuf_add(h, s, strlen(s));
+}
+
+/*
+ * The status line, Date: and "X-Request-Id: ", made once per status,
+ * reason and second in each thread (a printf per response before); its
+ * length in *len.
+ */
+static const char *
+http_head_line(struct http_thread *t, int status, const char *reason,
+    size_t *len)
+{
+	const char	*date;
+	size_t		 rlen;
+	int		 n;
+
+	if (reason == NULL)
+		reason = http_title(status);
+	date = http_date(t);
+	if (t->ht_head_ok && t->ht_head_t == t->ht_date_t &&
+	    t->ht_head_status == status &&
+	    strcmp(t->ht_head_reason, reason) == 0) {
+		*len = t->ht_head_len;
+		return t->ht_head;
+	}
+	t->ht_head_ok = 0;
+	n = snprintf(t->ht_head, sizeof(t->ht_head), "HTTP/1.1 %d %s\r\n"
+	    "Date: %s\r\nX-Request-Id: ", status, reason, date);
+	rlen = strlen(reason);
+	if (n < 0 || (size_t)n >= sizeof(t->ht_head) ||
+	    rlen >= sizeof(t->ht_head_reason))
+		return NULL;	/* never cut: the caller prints it */
+	memcpy(t->ht_head_reason, reason, rlen + 1);
+	t->ht_head_status = status;
+	t->ht_head_t = t->ht_date_t;
+	t->ht_head_len = n;
+	t->ht_head_ok = 1;
+	*len = n;
+	return t->ht_head;
+}
+
+/* Status line and the headers every response carries, into h. */
+static void
+http_head_start_hb(struct http_hbuf *h, struct http_thread *t, int status,
+    const char *reason, const char *rid)
+{
+	const char	*line;
+	size_t		 len;
+
+	if ((line = http_head_line(t, status, reason, &len)) == NULL) {
+		http_hbuf_flush(h);
+		evbuffer_add_printf(h->hb_out, "HTTP/1.1 %d %s\r\n"
+		    "Date: %s\r\nX-Request-Id: ", status, reason ? reason :
+		    http_title(status), http_date(t));
+	} else
+		http_hbuf_add(h, line, len);
+	http_hbuf_str(h, rid);
+	http_hbuf_add(h, "\r\n", 2);
+}
+
 static void
 http_head_start(struct http_conn *c, int status, const char *reason,
     const char *rid)
 {
-	evbuffer_add_printf(c->c_out, "HTTP/1.1 %d %s\r\nDate: %s\r\n"
-	    "X-Request-Id: %s\r\n", status, reason ? reason :
-	    http_title(status), http_date(c->c_thr), rid);
+	struct http_hbuf	 h;
+
+	http_hbuf_init(&h, c->c_out);
+	http_head_start_hb(&h, c->c_thr, status, reason, rid);
+	http_hbuf_flush(&h);
 }
 
-/* Connection: close or keep-alive, as the request wants. */
+/* Connection: close or keep-alive, as the request wants; NULL: none. */
+static const char *
+http_head_connection_str(const struct http_req *r, size_t *len)
+{
+	if (r->r_close) {
+		*len = 19;
+		return "Connection: close\r\n";
+	} else if (r->r_head.hh_minor == 0) {
+		*len = 24;
+		return "Connection: keep-alive\r\n";
+	}
+	return NULL;
+}
+
 static void
 http_head_connection(struct http_conn *c, struct http_req *r)
 {
-	if (r->r_close)
-		evbuffer_add(c->c_out, "Connection: close\r\n", 19);
-	else if (r->r_head.hh_minor == 0)
-		evbuffer_add(c->c_out, "Connection: keep-alive\r\n", 24);
+	const char	*s;
+	size_t		 len;
+
+	if ((s = http_head_connection_str(r, &len)) != NULL)
+		evbuffer_add(c->c_out, s, len);
 }
 
 /*
@@ -1196,6 +1365,48 @@ http_server_name(struct http_req *r, const char *host)
 	r->r_env.ue_server_name = r->r_host;
 }
 
+/*
+ * A request block of size bytes, zeroed as calloc would but for the
+ * tails of its strings: a calloc'ed 4 KB per request (the struct alone
+ * is near 4 KB) was a tenth of a request's instructions.  Small blocks
+ * come from the thread's spares.
+ */
+static struct http_req *
+http_req_alloc(struct http_thread *t, size_t size)
+{
+	struct http_req	*r;
+	char		*p;
+	size_t		 i, off = 0;
+
+	if (size <= HTTP_REQ_BLOCK) {
+		size = HTTP_REQ_BLOCK;
+		if (t->ht_nrspare > 0)
+			r = t->ht_rspare[--t->ht_nrspare];
+		else
+			r = xmalloc(size);
+	} else
+		r = xmalloc(size);
+	p = (char *)r;
+	for (i = 0; i < sizeof(http_req_strs) / sizeof(http_req_strs[0]);
+	    i++) {
+		memset(p + off, 0, http_req_strs[i].off - off);
+		p[http_req_strs[i].off] = '\0';
+		off = http_req_strs[i].off + http_req_strs[i].len;
+	}
+	memset(p + off, 0, sizeof(*r) - off);
+	r->r_alloc = size;
+	return r;
+}
+
+static void
+http_req_release(struct http_thread *t, struct http_req *r)
+{
+	if (r->r_alloc == HTTP_REQ_BLOCK && t->ht_nrspare < HTTP_REQ_SPARES)
+		t->ht_rspare[t->ht_nrspare++] = r;
+	else
+		free(r);
+}
+
 /* The request is over (answered or gone): free it, go on with the next. */
 static void
 http_req_end(struct http_req *r)
@@ -1226,7 +1437,7 @@ http_req_end(struct http_req *r)
 	free(r->r_block2);
 	free(r->r_fields2);
 	free(r->r_dpath);
-	free(r);
+	http_req_release(c->c_thr, r);
 	c->c_req = NULL;
 	c->c_thr->ht_inflight--;
 	if (c->c_dead)
@@ -1755,8 +1966,8 @@ http_req_begin(struct http_conn *c, size_t blen)
 	}
 
 	/* one allocation: the request, its fields, its head block */
-	r = xcalloc(1, sizeof(*r) + h.hh_nfields * sizeof(struct http_field) +
-	    blen + 1);
+	r = http_req_alloc(t, sizeof(*r) +
+	    h.hh_nfields * sizeof(struct http_field) + blen + 1);
 	r->r_head = h;
 	r->r_head.hh_fields = (struct http_field *)(r + 1);
 	memcpy(r->r_head.hh_fields, h.hh_fields,
@@ -1979,8 +2190,9 @@ http_req_begin(struct http_conn *c, size_t blen)
 	 * backend that answers before reading STDIN finds no stray record
 	 * of this request in front of the next one.
 	 */
-	first = evbuffer_new();
+	first = NULL;	/* no body: no buffer to make and free */
 	if (r->r_body == HB_LENGTH) {
+		first = evbuffer_new();
 		n = evbuffer_get_length(c->c_in);
 		if ((int64_t)n > r->r_left)
 			n = r->r_left;
@@ -1994,7 +2206,8 @@ http_req_begin(struct http_conn *c, size_t blen)
 	r->r_upstream = 1;
 	upstream_start(&r->r_up, t->ht_base, r->r_pool, r->r_svc, &r->r_env,
 	    &http_upstream_ops, first, r->r_body_done, http_upstream_done, r);
-	evbuffer_free(first);
+	if (first != NULL)
+		evbuffer_free(first);
 	/* if r is still running, the process loop reads more body */
 }
 
@@ -2086,14 +2299,17 @@ http_up_head(void *arg, int status, const char *reason,
 	struct http_req		*r = arg;
 	struct http_conn	*c = r->r_conn;
 	struct evkeyval		*kv;
-	const char		*cl = NULL;
+	struct http_hbuf	 h;
+	const char		*cl = NULL, *s;
 	char			*end;
+	size_t			 len;
 
 	r->r_status = status;
 	r->r_head_sent = 1;
 	if (http_no_body_status(status))
 		r->r_nobody = 1;
-	http_head_start(c, status, reason, r->r_rid);
+	http_hbuf_init(&h, c->c_out);
+	http_head_start_hb(&h, c->c_thr, status, reason, r->r_rid);
 	TAILQ_FOREACH(kv, hdrs, next) {
 		if (strcasecmp(kv->key, "Content-Length") == 0) {
 			cl = kv->value;
@@ -2103,13 +2319,14 @@ http_up_head(void *arg, int status, const char *reason,
 				continue;	/* garbage: we frame it */
 			}
 		}
-		evbuffer_add_printf(c->c_out, "%s: %s\r\n", kv->key,
-		    kv->value);
+		http_hbuf_str(&h, kv->key);
+		http_hbuf_add(&h, ": ", 2);
+		http_hbuf_str(&h, kv->value);
+		http_hbuf_add(&h, "\r\n", 2);
 	}
 	if (r->r_out_left == -1 && !r->r_nobody) {
 		if (r->r_head.hh_minor == 1) {
-			evbuffer_add(c->c_out, "Transfer-Encoding: chunked\r\n",
-			    28);
+			http_hbuf_add(&h, "Transfer-Encoding: chunked\r\n", 28);
 			r->r_chunked_out = 1;
 		} else
 			r->r_close = 1;	/* 1.0: the close ends the body */
@@ -2117,9 +2334,11 @@ http_up_head(void *arg, int status, const char *reason,
 	if (c->c_thr->ht_draining)
 		r->r_close = 1;
 	if (r->r_xhdrs[0] != '\0')
-		evbuffer_add(c->c_out, r->r_xhdrs, strlen(r->r_xhdrs));
-	http_head_connection(c, r);
-	evbuffer_add(c->c_out, "\r\n", 2);
+		http_hbuf_str(&h, r->r_xhdrs);
+	if ((s = http_head_connection_str(r, &len)) != NULL)
+		http_hbuf_add(&h, s, len);
+	http_hbuf_add(&h, "\r\n", 2);
+	http_hbuf_flush(&h);
 }
 
 static int
@@ -2215,6 +2434,7 @@ http_upstream_done(struct upstream *u, enum upstream_end end, void *arg)
 
 	r->r_upstream = 0;
 	r->r_upstream_addr = upstream_server_addr(u);
+	r->r_connect_ns = (int64_t)(upstream_connect_time(u) * 1e9);
 	c->c_busy++;
 	if (r->r_breaker != NULL)
 		http_breaker_record(r, u, end, ut);
@@ -2527,6 +2747,8 @@ http_server_free(struct http_server *srv)
 			event_free(t->ht_tick);
 		accesslog_buf_free(t->ht_log);
 		free(t->ht_fields);
+		while (t->ht_nrspare > 0)
+			free(t->ht_rspare[--t->ht_nrspare]);
 		if (t->ht_base != NULL)
 			event_base_free(t->ht_base);
 	}

@@ -610,25 +610,64 @@ ratelimit_check(struct ratelimit *rl, const struct ratelimit_policy *p,
 	return res->allowed;
 }
 
+/*
+ * Appends len bytes of src at *off, cut short to leave room for the NUL
+ * (as snprintf would); -1 when cut.  Header values are made per request:
+ * two snprintf calls cost more than the rate limit check itself.
+ */
+static int
+ratelimit_put(char *buf, size_t buflen, size_t *off, const char *src,
+    size_t len)
+{
+	int	 rv = 0;
+
+	if (*off + len >= buflen) {
+		len = buflen - 1 - *off;
+		rv = -1;
+	}
+	memcpy(buf + *off, src, len);
+	*off += len;
+	buf[*off] = '\0';
+	return rv;
+}
+
+/* Appends v in decimal; -1 when cut. */
+static int
+ratelimit_put_u64(char *buf, size_t buflen, size_t *off, uint64_t v)
+{
+	char	 num[24], *p = num + sizeof(num);
+
+	do {
+		*--p = '0' + v % 10;
+		v /= 10;
+	} while (v != 0);
+	return ratelimit_put(buf, buflen, off, p, num + sizeof(num) - p);
+}
+
 int
 ratelimit_format_headers(const struct ratelimit_policy *p,
     const struct ratelimit_result *res, char *policy, size_t policylen,
     char *ratelimit, size_t ratelimitlen)
 {
+	size_t	 off;
 	int	 rv = 0;
-	int	 n;
 
 	if (policy != NULL && policylen > 0) {
-		n = snprintf(policy, policylen, "%s", p->p_header);
-		if (n < 0 || (size_t)n >= policylen)
-			rv = -1;
+		off = 0;
+		rv |= ratelimit_put(policy, policylen, &off, p->p_header,
+		    strlen(p->p_header));
 	}
 	if (ratelimit != NULL && ratelimitlen > 0) {
-		n = snprintf(ratelimit, ratelimitlen, "\"%s\";r=%llu;t=%llu",
-		    res->name, (unsigned long long)res->remaining,
-		    (unsigned long long)res->reset_s);
-		if (n < 0 || (size_t)n >= ratelimitlen)
-			rv = -1;
+		off = 0;
+		rv |= ratelimit_put(ratelimit, ratelimitlen, &off, "\"", 1);
+		rv |= ratelimit_put(ratelimit, ratelimitlen, &off, res->name,
+		    strlen(res->name));
+		rv |= ratelimit_put(ratelimit, ratelimitlen, &off, "\";r=", 4);
+		rv |= ratelimit_put_u64(ratelimit, ratelimitlen, &off,
+		    res->remaining);
+		rv |= ratelimit_put(ratelimit, ratelimitlen, &off, ";t=", 3);
+		rv |= ratelimit_put_u64(ratelimit, ratelimitlen, &off,
+		    res->reset_s);
 	}
 	return rv;
 }

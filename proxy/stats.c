@@ -47,8 +47,9 @@ struct stats_route {
 	char				*sr_route;
 	char				*sr_service;
 	struct metrics_series		*sr_duration;
-	/* the service's upstream histogram */
+	/* the service's upstream histograms */
 	struct metrics_series		*sr_upstream;
+	struct metrics_series		*sr_connect;
 	_Atomic(struct metrics_series *) sr_codes[STATS_NCODES];
 };
 
@@ -95,6 +96,7 @@ static pthread_mutex_t		 stats_event_mtx =
 static struct metrics		*stats_m;	/* NULL once freed */
 static struct metrics_family	*stats_f_requests, *stats_f_duration;
 static struct metrics_family	*stats_f_upstream, *stats_f_ratelimited;
+static struct metrics_family	*stats_f_connect;
 static struct metrics_family	*stats_f_rejected;
 static struct stats_table	 stats_routes, stats_policies, stats_breakers;
 static struct stats_event_rec	 stats_events[STATS_NEVENTS];
@@ -245,6 +247,10 @@ stats_do_init(void)
 	    "agora_upstream_duration_seconds", "Time spent on the backend "
 	    "(connect and response).", stats_l_service, NULL, 0, &errstr),
 	    errstr);
+	stats_f_connect = stats_check(metrics_histogram(stats_m,
+	    "agora_upstream_connect_seconds", "Time from asking the pool to "
+	    "holding a connection (queue wait and connect).",
+	    stats_l_service, NULL, 0, &errstr), errstr);
 	stats_f_ratelimited = stats_check(metrics_counter(stats_m,
 	    "agora_ratelimit_rejected_total", "Requests over a rate-limit "
 	    "policy (mode dry_run: counted, not refused).", stats_l_policy,
@@ -381,6 +387,7 @@ stats_route_new(const char *key)
 	v[2] = NULL;
 	r->sr_duration = metrics_series(stats_f_duration, v);
 	r->sr_upstream = metrics_series(stats_f_upstream, v + 1);
+	r->sr_connect = metrics_series(stats_f_connect, v + 1);
 	return r;
 }
 
@@ -482,7 +489,7 @@ stats_route(const char *route, const char *service)
 
 void
 stats_request(const char *route, const char *service, int status,
-    uint64_t total_ns, uint64_t upstream_ns)
+    uint64_t total_ns, uint64_t upstream_ns, int64_t connect_ns)
 {
 	struct stats_route	*r;
 	struct metrics_series	*s;
@@ -509,6 +516,8 @@ stats_request(const char *route, const char *service, int status,
 	metrics_observe(r->sr_duration, (double)total_ns / 1e9);
 	if (upstream_ns > 0)
 		metrics_observe(r->sr_upstream, (double)upstream_ns / 1e9);
+	if (connect_ns >= 0)
+		metrics_observe(r->sr_connect, (double)connect_ns / 1e9);
 }
 
 void

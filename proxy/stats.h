@@ -22,10 +22,13 @@ struct metrics	*stats_metrics(void);
 /*
  * One finished request.  route is the route's name ("-" when none
  * matched), service "-" when the gateway answered itself; upstream_ns 0
- * when no backend was involved.
+ * when no backend was involved; connect_ns the time from asking the
+ * pool to holding a connection (queue wait and connect; about 0 on a
+ * kept one), -1 when the request never had one.
  */
 void		 stats_request(const char *route, const char *service,
-		    int status, uint64_t total_ns, uint64_t upstream_ns);
+		    int status, uint64_t total_ns, uint64_t upstream_ns,
+		    int64_t connect_ns);
 
 /* A request refused by a rate-limit policy (or counted in dry run). */
 void		 stats_ratelimited(const char *policy, int dry_run);

@@ -7,7 +7,7 @@
 # paths get 404 and other methods 405, as problem+json.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib.sh"
 
-t_plan 45
+t_plan 46
 t_mariadb_start --seed
 t_conf "$TMP/gateway.conf" "" "	processes 4"
 t_gateway_start "$TMP/gateway.conf"
@@ -87,6 +87,8 @@ t_is "duration count of products.list" "$(sample \
 # 11 requests reached the catalog, each timed on the monotonic clock
 up=$(sample agora_upstream_duration_seconds_count 'service="catalog"')
 t_is "upstream count of the catalog" "$up" 11
+t_is "connect time observed for each of them" "$(sample \
+    agora_upstream_connect_seconds_count 'service="catalog"')" 11
 
 # Every histogram: cumulative buckets, +Inf == _count, all >= 0.
 hist=$("$PY" - "$TMP/metrics" <<'EOF'

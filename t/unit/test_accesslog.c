@@ -2,6 +2,8 @@
  * proxy/accesslog.c: the combined and JSON line formats, escaping, and
  * lines cut short by a small buffer.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runner.h"
@@ -86,10 +88,107 @@ t_json_long(void)
 	CU_ASSERT_EQUAL(out[n - 1], '\n');
 }
 
+/* The text of field name (" ut=", ",\"rt\":") up to the next stop. */
+static void
+field(const char *line, const char *name, char stop, char *out, size_t len)
+{
+	const char	*p, *q;
+
+	out[0] = '\0';
+	if ((p = strstr(line, name)) == NULL)
+		return;
+	p += strlen(name);
+	if ((q = strchr(p, stop)) == NULL || (size_t)(q - p) >= len)
+		return;
+	memcpy(out, p, q - p);
+	out[q - p] = '\0';
+}
+
+/*
+ * Times and numbers are formatted by hand: the same text as printf's
+ * "%.3f", "%.6f", "%d" and "%zu", also for halves, huge values and -0.
+ */
+static void
+t_numbers(void)
+{
+	static const double	 special[] = { 0, -0.0, 0.0005, 0.0015,
+	    0.0025, 0.0045, 0.0625, 0.9995, 0.9999995, 1.0005, 2.5e-7,
+	    999999.9995, 1e6, 123456789.123456, 1e300, 4.4e-3, 1.0 / 3 };
+	struct accesslog_entry	 e = entry();
+	char			 out[1024], got[400], want[400];
+	unsigned long long	 seed = 1;
+	size_t			 i, bad = 0;
+	double			 x;
+
+	for (i = 0; i < 300000; i++) {
+		if (i < sizeof(special) / sizeof(special[0]))
+			x = special[i];
+		else if (i < 100000)
+			x = i / 1e6;		/* whole microseconds */
+		else if (i < 200000)
+			x = (i - 100000) / 1e9 * 7;	/* nanoseconds */
+		else {
+			seed = seed * 6364136223846793005ULL +
+			    1442695040888963407ULL;
+			x = (seed >> 11) / (double)(1ULL << 53) *
+			    (i % 2 ? 10.0 : 2000.0);
+		}
+		e.ae_ut = x;
+		e.ae_rt = x;
+		e.ae_status = (int)(seed >> 40) - (1 << 23);
+		e.ae_bytes = (size_t)(seed >> 3);
+		accesslog_format(out, sizeof(out), &e, "t");
+		snprintf(want, sizeof(want), "%.3f", x);
+		field(out, " ut=", ' ', got, sizeof(got));
+		bad += strcmp(got, want) != 0;
+		field(out, " rt=", '\n', got, sizeof(got));
+		bad += strcmp(got, want) != 0;
+		snprintf(want, sizeof(want), "%d %zu", e.ae_status, e.ae_bytes);
+		bad += strstr(out, want) == NULL;
+		accesslog_format_json(out, sizeof(out), &e, "t");
+		snprintf(want, sizeof(want), "%.6f", x);
+		field(out, ",\"ut\":", ',', got, sizeof(got));
+		bad += strcmp(got, want) != 0;
+		field(out, ",\"rt\":", '}', got, sizeof(got));
+		bad += strcmp(got, want) != 0;
+		snprintf(want, sizeof(want), "\"status\":%d,\"bytes\":%zu",
+		    e.ae_status, e.ae_bytes);
+		bad += strstr(out, want) == NULL;
+		if (bad != 0) {
+			fprintf(stderr, "%zu: %.17g: %s", i, x, out);
+			break;
+		}
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+}
+
+/* Cut short anywhere, a line stays one line inside the buffer. */
+static void
+t_short(void)
+{
+	struct accesslog_entry	 e = entry();
+	char			 full[512], out[512];
+	size_t			 len, n, r;
+
+	e.ae_tls = "TLSv1.3";
+	len = accesslog_format(full, sizeof(full), &e, "when");
+	for (n = 2; n <= len + 1; n++) {
+		memset(out, 'X', sizeof(out));
+		r = accesslog_format(out, n, &e, "when");
+		CU_ASSERT(r < n);
+		CU_ASSERT_EQUAL(strlen(out), r);
+		CU_ASSERT_EQUAL(out[r - 1], '\n');
+		CU_ASSERT_EQUAL(out[n], 'X');
+	}
+	CU_ASSERT_STRING_EQUAL(out, full);
+}
+
 static const struct unit_case cases[] = {
 	{ "combined", t_combined },
 	{ "json", t_json },
 	{ "json_long", t_json_long },
+	{ "numbers", t_numbers },
+	{ "short", t_short },
 	{ NULL, NULL }
 };
 

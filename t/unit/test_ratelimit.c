@@ -318,6 +318,54 @@ t_headers(void)
 	ratelimit_free(rl);
 }
 
+/*
+ * Header values are exact at every buffer size: the whole value with
+ * room for its NUL, else -1 and the longest prefix; 64-bit numbers whole.
+ */
+static void
+t_headers_sizes(void)
+{
+	struct ratelimit_window	 w[2] = {
+		{ NULL, 20, 1, 40 },
+		{ "hourly", 1000, 3600, 0 },
+	};
+	struct ratelimit_policy	*p = policy("default", w, 2, 0);
+	struct ratelimit_result	 r;
+	const char		*want_pol;
+	char			 buf[128], want_lim[128];
+	size_t			 n, len;
+
+	memset(&r, 0, sizeof(r));
+	r.name = "hourly";
+	r.remaining = UINT64_MAX;
+	r.reset_s = 0;
+	CU_ASSERT_EQUAL(ratelimit_format_headers(p, &r, NULL, 0, buf,
+	    sizeof(buf)), 0);
+	CU_ASSERT_STRING_EQUAL(buf,
+	    "\"hourly\";r=18446744073709551615;t=0");
+	snprintf(want_lim, sizeof(want_lim), "%s", buf);
+	want_pol = ratelimit_policy_header(p);
+	len = strlen(want_pol);
+	for (n = 1; n <= len + 1; n++) {
+		memset(buf, 'X', sizeof(buf));
+		CU_ASSERT_EQUAL(ratelimit_format_headers(p, &r, buf, n,
+		    NULL, 0), n > len ? 0 : -1);
+		CU_ASSERT_EQUAL(strlen(buf), n > len ? len : n - 1);
+		CU_ASSERT_EQUAL(strncmp(buf, want_pol, n - 1), 0);
+		CU_ASSERT_EQUAL(buf[n], 'X');
+	}
+	len = strlen(want_lim);
+	for (n = 1; n <= len + 1; n++) {
+		memset(buf, 'X', sizeof(buf));
+		CU_ASSERT_EQUAL(ratelimit_format_headers(p, &r, NULL, 0,
+		    buf, n), n > len ? 0 : -1);
+		CU_ASSERT_EQUAL(strlen(buf), n > len ? len : n - 1);
+		CU_ASSERT_EQUAL(strncmp(buf, want_lim, n - 1), 0);
+		CU_ASSERT_EQUAL(buf[n], 'X');
+	}
+	ratelimit_policy_free(p);
+}
+
 static void
 t_invalid(void)
 {
@@ -587,6 +635,7 @@ static const struct unit_case cases[] = {
 	{ "policies_apart", t_policies_apart },
 	{ "dry_run", t_dry_run },
 	{ "headers", t_headers },
+	{ "headers_sizes", t_headers_sizes },
 	{ "invalid", t_invalid },
 	{ "threads_exact", t_threads_exact },
 	{ "threads_clock", t_threads_clock },

@@ -110,9 +110,9 @@ t_requests(void)
 
 	for (i = 0; i < 3; i++)
 		stats_request("products.list", "catalog", 200, 2000000,
-		    1000000);
-	stats_request("products.list", "catalog", 503, 20000000, 0);
-	stats_request(NULL, NULL, 404, 1000, 0);
+		    1000000, 250000);
+	stats_request("products.list", "catalog", 503, 20000000, 0, -1);
+	stats_request(NULL, NULL, 404, 1000, 0, -1);
 	CU_ASSERT_EQUAL(sample("agora_http_requests_total{route=\""
 	    "products.list\",service=\"catalog\",code=\"200\"}"), 3);
 	CU_ASSERT_EQUAL(sample("agora_http_requests_total{route=\""
@@ -133,14 +133,19 @@ t_requests(void)
 	    "service=\"catalog\"}"), 3);
 	CU_ASSERT_DOUBLE_EQUAL(sample("agora_upstream_duration_seconds_sum{"
 	    "service=\"catalog\"}"), 0.003, 1e-9);
+	/* connections held: 3 of 0.25 ms; the 503 and 404 had none */
+	CU_ASSERT_EQUAL(sample("agora_upstream_connect_seconds_count{"
+	    "service=\"catalog\"}"), 3);
+	CU_ASSERT_DOUBLE_EQUAL(sample("agora_upstream_connect_seconds_sum{"
+	    "service=\"catalog\"}"), 0.00075, 1e-9);
 }
 
 static void
 t_odd_status(void)
 {
-	stats_request("odd", "svc", -5, 1, 0);
-	stats_request("odd", "svc", 1000, 1, 0);
-	stats_request("odd", "svc", 999, 1, 0);
+	stats_request("odd", "svc", -5, 1, 0, -1);
+	stats_request("odd", "svc", 1000, 1, 0, -1);
+	stats_request("odd", "svc", 999, 1, 0, -1);
 	CU_ASSERT_EQUAL(sample("agora_http_requests_total{route=\"odd\","
 	    "service=\"svc\",code=\"0\"}"), 2);
 	CU_ASSERT_EQUAL(sample("agora_http_requests_total{route=\"odd\","
@@ -155,12 +160,12 @@ t_reused_names(void)
 
 	snprintf(route, sizeof(route), "reuse.a");
 	snprintf(service, sizeof(service), "svc.a");
-	stats_request(route, service, 200, 1, 0);
+	stats_request(route, service, 200, 1, 0, -1);
 	snprintf(route, sizeof(route), "reuse.b");
-	stats_request(route, service, 200, 1, 0);
+	stats_request(route, service, 200, 1, 0, -1);
 	snprintf(service, sizeof(service), "svc.b");
-	stats_request(route, service, 200, 1, 0);
-	stats_request(route, service, 200, 1, 0);
+	stats_request(route, service, 200, 1, 0, -1);
+	stats_request(route, service, 200, 1, 0, -1);
 	CU_ASSERT_EQUAL(sample("agora_http_requests_total{route=\"reuse.a\","
 	    "service=\"svc.a\",code=\"200\"}"), 1);
 	CU_ASSERT_EQUAL(sample("agora_http_requests_total{route=\"reuse.b\","
@@ -174,9 +179,9 @@ t_json_routes(void)
 {
 	yajl_val	 root, r;
 
-	stats_request("json.route", "jsvc", 200, 1000000, 500000);
-	stats_request("json.route", "jsvc", 200, 1000000, 500000);
-	stats_request("json.route", "jsvc", 502, 1000000, 0);
+	stats_request("json.route", "jsvc", 200, 1000000, 500000, 0);
+	stats_request("json.route", "jsvc", 200, 1000000, 500000, 0);
+	stats_request("json.route", "jsvc", 502, 1000000, 0, -1);
 	root = status();
 	r = find(root, "routes", "route", "json.route");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
@@ -287,9 +292,9 @@ hammer(void *arg)
 	for (i = 0; i < NREQS; i++) {
 		/* a new route now and then: lookups race with inserts */
 		snprintf(route, sizeof(route), "t.new%d.%d", id, i / 5000);
-		stats_request(routes[i % 3], "hammer", 200 + i % 2, 1000, 1);
+		stats_request(routes[i % 3], "hammer", 200 + i % 2, 1000, 1, 1);
 		if (i % 5000 == 0)
-			stats_request(route, "hammer", 200, 1000, 1);
+			stats_request(route, "hammer", 200, 1000, 1, 1);
 	}
 	return NULL;
 }
@@ -335,7 +340,7 @@ t_free(void)
 
 	stats_free();
 	CU_ASSERT_PTR_NULL(stats_metrics());
-	stats_request("after", "free", 200, 1, 1);
+	stats_request("after", "free", 200, 1, 1, 1);
 	stats_ratelimited("after", 0);
 	stats_breaker_rejected("after", 0);
 	stats_breaker_register("after", NULL);
