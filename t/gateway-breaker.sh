@@ -116,7 +116,7 @@ t_curl_bg "$TMP/b1" "$F/x?sleep=1.5"
 b1=$T_LAST_PID
 t_curl_bg "$TMP/b2" "$F/x?sleep=1.5"
 b2=$T_LAST_PID
-sleep 0.4
+t_pool_is catalog 2
 t_http GET "$F/x"
 t_problem "bulkhead full" 503
 t_like "bulkhead: says so" "$(t_json 'j["detail"]')" 'too many requests in flight'

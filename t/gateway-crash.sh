@@ -131,7 +131,7 @@ t_curl_bg "$TMP/slow1" "$P?sleep=5"
 s1=$T_LAST_PID
 t_curl_bg "$TMP/slow2" "$P?sleep=5"
 s2=$T_LAST_PID
-sleep 0.5
+t_pool_is catalog 2
 all=$(children)
 kill -KILL $all
 wait "$s1" "$s2"

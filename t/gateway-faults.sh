@@ -155,7 +155,7 @@ t_ok "SIGKILL under load: no fd leaked ($fd0 -> $fd1)" \
 # --- (c) SIGTERM drains a request in flight, then exits 0
 t_curl_bg "$TMP/slow" "$P?sleep=2"
 slow=$T_LAST_PID
-sleep 0.5
+t_pool_is catalog 1
 t_ok "SIGTERM: gateway exits 0 and leaves no child" t_gateway_stop
 wait "$slow"
 t_is "SIGTERM: the request in flight completed with 200" \

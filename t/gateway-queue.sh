@@ -22,33 +22,14 @@ status() { cut -d' ' -f1 "$1"; }
 secs() { cut -d' ' -f2 "$1"; }
 within() { "$PY" -c 'import sys; sys.exit(not float(sys.argv[2]) <= float(sys.argv[1]) <= float(sys.argv[3]))' "$@"; }
 
-# pool_is BUSY QUEUED: wait (up to 5 s) until the catalog pool has that
-# many requests on its process and in its queue, as /status.json says;
-# the steps below then happen in order however loaded the machine is.
-pool_is()
-{
-	local i got
-	for ((i = 0; i < 100; i++)); do
-		"$CURL" -s --max-time 2 -o "$TMP/status.json" \
-		    "$T_ADMIN_URL/status.json"
-		got=$(t_json '[(s["pool"]["busy"], s["pool"]["queued"])
-		    for s in j["services"] if s["name"] == "catalog"][0]' \
-		    "$TMP/status.json")
-		[ "$got" = "[$1,$2]" ] && return 0
-		sleep 0.05
-	done
-	t_diag "pool_is $1 $2: still $got"
-	return 1
-}
-
 # --- A holds the only process for 2 s; B queues and times out after
 # 500 ms; C finds the queue full and is refused at once.
 t_curl_bg "$TMP/a" "$P?sleep=2"
 a=$T_LAST_PID
-pool_is 1 0
+t_pool_is catalog 1 0
 t_curl_bg "$TMP/b" "$P?n=b" -D "$TMP/b.headers"
 b=$T_LAST_PID
-pool_is 1 1
+t_pool_is catalog 1 1
 t_http GET "$P?n=c"
 c_status=$T_STATUS
 c_retry=$(t_header Retry-After)
@@ -71,7 +52,7 @@ t_is "C: body status" "$c_detail" 503
 # --- a short wait in the queue is served
 t_curl_bg "$TMP/a2" "$P?sleep=0.4"
 a=$T_LAST_PID
-pool_is 1 0
+t_pool_is catalog 1 0
 t_curl_bg "$TMP/b2" "$P?n=b2"
 b=$T_LAST_PID
 wait "$a" "$b"

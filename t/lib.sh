@@ -322,6 +322,28 @@ socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$p" \
 	t_bail "t_free_port: no free port"
 }
 
+# t_pool_is SERVICE BUSY [QUEUED]: wait (up to 10 s) until the admin
+# listener's /status.json shows SERVICE's pool with BUSY requests on its
+# processes (and QUEUED waiting, when given); 0, or 1 with a diagnostic.
+# Concurrent steps are ordered by the gateway's state, not by sleeps.
+t_pool_is()
+{
+	local i got want="[$2,${3:-0}]" expr
+	expr='[(s["pool"]["busy"], s["pool"]["queued"]) for s in j["services"]
+	    if s["name"] == "'"$1"'"][0]'
+	[ $# -lt 3 ] && expr='[(s["pool"]["busy"], 0) for s in j["services"]
+	    if s["name"] == "'"$1"'"][0]'
+	for ((i = 0; i < 200; i++)); do
+		"$CURL" -s --max-time 2 -o "$TMP/pool-status.json" \
+		    "$T_ADMIN_URL/status.json"
+		got=$(t_json "$expr" "$TMP/pool-status.json")
+		[ "$got" = "$want" ] && return 0
+		sleep 0.05
+	done
+	t_diag "t_pool_is $*: the pool shows $got"
+	return 1
+}
+
 # t_wait_http URL [STATUS] [SECS]: poll until URL answers (with STATUS
 # when given; "" means any status) or SECS (default 15) pass.
 t_wait_http()
