@@ -73,6 +73,20 @@ str(yajl_val v)
 	return v != NULL && YAJL_IS_STRING(v) ? v->u.string : "";
 }
 
+/* a's length and element i (a checked to be an array; yajl's
+ * YAJL_GET_ARRAY may give NULL, which -Wnull-dereference flags). */
+static size_t
+alen(yajl_val a)
+{
+	return YAJL_IS_ARRAY(a) ? a->u.array.len : 0;
+}
+
+static yajl_val
+aget(yajl_val a, size_t i)
+{
+	return i < alen(a) ? a->u.array.values[i] : NULL;
+}
+
 /* The element of array key whose field is value. */
 static yajl_val
 find(yajl_val root, const char *key, const char *field, const char *value)
@@ -84,11 +98,11 @@ find(yajl_val root, const char *key, const char *field, const char *value)
 
 	if ((a = yajl_tree_get(root, path, yajl_t_array)) == NULL)
 		return NULL;
-	for (i = 0; i < YAJL_GET_ARRAY(a)->len; i++) {
-		s = yajl_tree_get(YAJL_GET_ARRAY(a)->values[i], f,
+	for (i = 0; i < alen(a); i++) {
+		s = yajl_tree_get(aget(a, i), f,
 		    yajl_t_string);
 		if (strcmp(str(s), value) == 0)
-			return YAJL_GET_ARRAY(a)->values[i];
+			return aget(a, i);
 	}
 	return NULL;
 }
@@ -269,11 +283,11 @@ t_events(void)
 	a = yajl_tree_get(root, path, yajl_t_array);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	/* a bounded ring, newest first, printable ASCII only */
-	CU_ASSERT_EQUAL(YAJL_GET_ARRAY(a)->len, 32);
-	d = yajl_tree_get(YAJL_GET_ARRAY(a)->values[0], detail,
+	CU_ASSERT_EQUAL(alen(a), 32);
+	d = yajl_tree_get(aget(a, 0), detail,
 	    yajl_t_string);
 	CU_ASSERT_STRING_EQUAL(str(d), "event 39 ???");
-	d = yajl_tree_get(YAJL_GET_ARRAY(a)->values[31], detail,
+	d = yajl_tree_get(aget(a, 31), detail,
 	    yajl_t_string);
 	CU_ASSERT_STRING_EQUAL(str(d), "event 8 ???");
 	yajl_tree_free(root);
