@@ -6,8 +6,14 @@
 # machine's logging is touched.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib.sh"
 
-if ! unshare -m true 2>/dev/null; then
-	t_skip_all "no mount namespaces here (unshare -m)"
+# a mount namespace: as root, or through a user namespace where
+# unprivileged ones are allowed
+if unshare -m true 2>/dev/null; then
+	NS_FLAGS=-m
+elif unshare -r -m true 2>/dev/null; then
+	NS_FLAGS="-r -m"
+else
+	t_skip_all "no mount namespaces here (unshare -m, unshare -r -m)"
 fi
 
 mkdir -p "$TMP/log"
@@ -30,8 +36,8 @@ done
 mkdir -p "$TMP/hostdev"
 cat >"$TMP/gateway-ns" <<NS
 #!/bin/bash
-exec unshare -m --propagation private bash -c '
-mount --bind /dev "$TMP/hostdev" &&
+exec unshare $NS_FLAGS --propagation private bash -c '
+mount --rbind /dev "$TMP/hostdev" &&
 mount -t tmpfs -o mode=755 agora-test-dev /dev &&
 for n in null zero random urandom; do
 	touch /dev/\$n && mount --bind "$TMP/hostdev/\$n" /dev/\$n || exit 1
