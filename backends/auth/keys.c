@@ -15,7 +15,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "auth.h"
@@ -27,13 +26,10 @@
 #include "problem.h"
 #include "request.h"
 #include "response.h"
+#include "seal.h"
 #include "xmalloc.h"
 
 #define KEYS_CACHE_SECS		5
-#define KEYS_MASTER_MIN		32
-#define KEYS_MASTER_MAX		4096
-#define KEYS_NONCE		12
-#define KEYS_TAG		16
 
 static const char sql_load[] =
     "SELECT kid, alg, private_enc, retired_at FROM signing_keys"
@@ -46,7 +42,7 @@ static const char sql_retire[] =
     "UPDATE signing_keys SET retired_at = ?, expires_at = ?"
     " WHERE retired_at IS NULL AND kid <> ?";
 
-static unsigned char		 keys_master[32];
+static unsigned char		 keys_master[SEAL_KEYLEN];
 static int			 keys_have_master;
 static struct jwt_keyset	*keys_cache;
 static const struct jwt_key	*keys_current;
@@ -56,108 +52,13 @@ static size_t			 keys_unreadable;	/* rows not decrypted */
 static int
 keys_master_load(const char **errstr)
 {
-	static const char	 label[] = "agora auth signing keys v1";
-	unsigned char		 buf[KEYS_MASTER_MAX + 1];
-	unsigned int		 mlen;
-	const char		*path;
-	FILE			*fp;
-	size_t			 len;
-
 	if (keys_have_master)
 		return 0;
-	if ((path = getenv("AGORA_MASTER_KEY_FILE")) == NULL || *path == '\0') {
-		*errstr = "AGORA_MASTER_KEY_FILE is not set";
+	if (seal_master_key("agora auth signing keys v1", keys_master,
+	    errstr) == -1)
 		return -1;
-	}
-	if ((fp = fopen(path, "r")) == NULL) {
-		*errstr = "cannot open AGORA_MASTER_KEY_FILE";
-		return -1;
-	}
-	len = fread(buf, 1, sizeof buf, fp);
-	fclose(fp);
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	if (len < KEYS_MASTER_MIN || len > KEYS_MASTER_MAX) {
-		OPENSSL_cleanse(buf, sizeof buf);
-		*errstr = "master key file must hold 32 to 4096 bytes";
-		return -1;
-	}
-	HMAC(EVP_sha256(), buf, (int)len, (const unsigned char *)label,
-	    sizeof label - 1, keys_master, &mlen);
-	OPENSSL_cleanse(buf, sizeof buf);
 	keys_have_master = 1;
 	return 0;
-}
-
-/* AES-256-GCM of len bytes of in, with aad; base64url, caller frees. */
-static char *
-keys_seal(const char *in, size_t len, const char *aad)
-{
-	EVP_CIPHER_CTX	*ctx;
-	unsigned char	*buf;
-	char		*out = NULL;
-	int		 n, fin;
-
-	buf = xmalloc(KEYS_NONCE + len + KEYS_TAG);
-	if (RAND_bytes(buf, KEYS_NONCE) != 1) {
-		free(buf);
-		return NULL;
-	}
-	if ((ctx = EVP_CIPHER_CTX_new()) != NULL &&
-	    EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, keys_master,
-	    buf) == 1 &&
-	    EVP_EncryptUpdate(ctx, NULL, &n, (const unsigned char *)aad,
-	    (int)strlen(aad)) == 1 &&
-	    EVP_EncryptUpdate(ctx, buf + KEYS_NONCE, &n,
-	    (const unsigned char *)in, (int)len) == 1 &&
-	    EVP_EncryptFinal_ex(ctx, buf + KEYS_NONCE + n, &fin) == 1 &&
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, KEYS_TAG,
-	    buf + KEYS_NONCE + len) == 1)
-		out = base64url_encode_dup(buf, KEYS_NONCE + len + KEYS_TAG);
-	EVP_CIPHER_CTX_free(ctx);
-	OPENSSL_cleanse(buf, KEYS_NONCE + len + KEYS_TAG);
-	free(buf);
-	return out;
-}
-
-/* The plaintext (NUL-terminated, caller clears and frees), or NULL. */
-static char *
-keys_open(const char *sealed, const char *aad, size_t *lenp)
-{
-	EVP_CIPHER_CTX	*ctx;
-	unsigned char	*buf;
-	char		*out;
-	size_t		 len;
-	int		 n, fin, ok = 0;
-
-	if ((buf = base64url_decode_dup(sealed, strlen(sealed), &len)) ==
-	    NULL || len < KEYS_NONCE + KEYS_TAG) {
-		free(buf);
-		return NULL;
-	}
-	len -= KEYS_NONCE + KEYS_TAG;
-	out = xmalloc(len + 1);
-	if ((ctx = EVP_CIPHER_CTX_new()) != NULL &&
-	    EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, keys_master,
-	    buf) == 1 &&
-	    EVP_DecryptUpdate(ctx, NULL, &n, (const unsigned char *)aad,
-	    (int)strlen(aad)) == 1 &&
-	    EVP_DecryptUpdate(ctx, (unsigned char *)out, &n,
-	    buf + KEYS_NONCE, (int)len) == 1 &&
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, KEYS_TAG,
-	    buf + KEYS_NONCE + len) == 1 &&
-	    EVP_DecryptFinal_ex(ctx, (unsigned char *)out + n, &fin) == 1)
-		ok = 1;
-	EVP_CIPHER_CTX_free(ctx);
-	free(buf);
-	if (!ok) {
-		OPENSSL_cleanse(out, len);
-		free(out);
-		return NULL;
-	}
-	out[len] = '\0';
-	*lenp = len;
-	return out;
 }
 
 /* Generates and stores a new ES256 key; its kid (caller frees) or NULL. */
@@ -186,7 +87,7 @@ keys_create(time_t now, const char **errstr)
 		free(kid);
 		return NULL;
 	}
-	sealed = keys_seal(pem, len, kid);
+	sealed = seal_gcm(keys_master, kid, pem, len);
 	OPENSSL_cleanse(pem, len);
 	free(pem);
 	if (sealed == NULL) {
@@ -245,7 +146,8 @@ keys_load(int force, const char **errstr)
 	for (i = 0; i < res->nrows; i++) {
 		kid = db_value(res, i, 0)->s;
 		alg = jwt_alg_from_name(db_value(res, i, 1)->s);
-		if ((pem = keys_open(db_value(res, i, 2)->s, kid, &len)) ==
+		if ((pem = (char *)seal_gcm_open(keys_master, kid,
+		    db_value(res, i, 2)->s, &len)) ==
 		    NULL) {
 			log_warnx("%s: key %s does not decrypt under this "
 			    "master key", __func__, kid);

@@ -347,31 +347,52 @@ addresses_input(struct validate *v, yajl_val body, int patch,
 		    "code in capitals, like \"FR\"");
 }
 
+/*
+ * The caller's address body, checked for create (patch 0) or update:
+ * its fields in vals/set/country as addresses_input() gives them
+ * (pointing into the body, which the caller frees with json_free()), or
+ * NULL after answering 401, 400 or 422.
+ */
+static yajl_val
+addresses_body(struct request *r, struct response *rs, int patch,
+    const char **vals, int *set, const char **country)
+{
+	struct validate	 v;
+	yajl_val	 body;
+
+	if (!identity_require_user(r, rs))
+		return NULL;
+	if ((body = request_json(r, rs)) == NULL)
+		return NULL;
+	if (!YAJL_IS_OBJECT(body)) {
+		problem_send(r, rs, 400, "the body must be a JSON object");
+		json_free(body);
+		return NULL;
+	}
+	validate_init(&v);
+	addresses_input(&v, body, patch, vals, set, country);
+	if (v.v_n > 0) {
+		problem_validation(r, rs, &v);
+		json_free(body);
+		body = NULL;
+	}
+	validate_free(&v);
+	return body;
+}
+
 void
 addresses_create(struct request *r, struct response *rs)
 {
 	struct addr_new	 an;
-	struct validate	 v;
 	yajl_val	 body;
-	char		*subject = NULL;
+	char		*subject;
 
-	if (!identity_require_user(r, rs))
-		return;
-	if ((body = request_json(r, rs)) == NULL)
-		return;
 	memset(&an, 0, sizeof an);
 	an.r = r;
 	an.rs = rs;
-	validate_init(&v);
-	if (!YAJL_IS_OBJECT(body)) {
-		problem_send(r, rs, 400, "the body must be a JSON object");
-		goto done;
-	}
-	addresses_input(&v, body, 0, an.vals, NULL, &an.country);
-	if (v.v_n > 0) {
-		problem_validation(r, rs, &v);
-		goto done;
-	}
+	if ((body = addresses_body(r, rs, 0, an.vals, NULL,
+	    &an.country)) == NULL)
+		return;
 	an.subject = subject = identity_caller(r);
 	switch (db_transaction(addresses_create_txn, &an)) {
 	case 0:
@@ -392,9 +413,7 @@ addresses_create(struct request *r, struct response *rs)
 		problem_db(r, rs, "address add");
 		break;
 	}
-done:
 	free(subject);
-	validate_free(&v);
 	json_free(body);
 }
 
@@ -480,31 +499,20 @@ void
 addresses_update(struct request *r, struct response *rs)
 {
 	struct addr_patch	 ap;
-	struct validate		 v;
 	yajl_val		 body;
-	char			*subject = NULL;
+	char			*subject;
 
-	if (!identity_require_user(r, rs))
-		return;
-	if ((body = request_json(r, rs)) == NULL)
-		return;
 	memset(&ap, 0, sizeof ap);
 	ap.r = r;
 	ap.rs = rs;
-	validate_init(&v);
-	if (!YAJL_IS_OBJECT(body)) {
-		problem_send(r, rs, 400, "the body must be a JSON object");
-		goto done;
-	}
-	addresses_input(&v, body, 1, ap.vals, ap.set, &ap.country);
-	if (v.v_n > 0) {
-		problem_validation(r, rs, &v);
-		goto done;
-	}
+	if ((body = addresses_body(r, rs, 1, ap.vals, ap.set,
+	    &ap.country)) == NULL)
+		return;
 	/* Someone else's id, or garbage: the same 404. */
 	if ((ap.id = request_capture_id(r, "id")) == 0) {
 		problem_send(r, rs, 404, "no such address");
-		goto done;
+		json_free(body);
+		return;
 	}
 	ap.subject = subject = identity_caller(r);
 	switch (db_transaction(addresses_update_txn, &ap)) {
@@ -522,9 +530,7 @@ addresses_update(struct request *r, struct response *rs)
 		problem_db(r, rs, "address update");
 		break;
 	}
-done:
 	free(subject);
-	validate_free(&v);
 	json_free(body);
 }
 

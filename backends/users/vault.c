@@ -19,18 +19,14 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "base64url.h"
 #include "log.h"
+#include "seal.h"
 #include "users.h"
 #include "xmalloc.h"
 
-#define VAULT_MASTER_MIN	32
-#define VAULT_MASTER_MAX	4096
-#define VAULT_NONCE		12
-#define VAULT_TAG		16
 #define VAULT_AADMAX		128
 
 static unsigned char	 vault_kek[VAULT_KEYLEN];
@@ -39,34 +35,9 @@ static int		 vault_ready;
 int
 vault_init(const char **errstr)
 {
-	static const char	 label[] = "agora users data keys v1";
-	unsigned char		 buf[VAULT_MASTER_MAX + 1];
-	unsigned int		 mlen;
-	const char		*path;
-	FILE			*fp;
-	size_t			 len;
-
-	if ((path = getenv("AGORA_MASTER_KEY_FILE")) == NULL ||
-	    *path == '\0') {
-		*errstr = "AGORA_MASTER_KEY_FILE is not set";
+	if (seal_master_key("agora users data keys v1", vault_kek,
+	    errstr) == -1)
 		return -1;
-	}
-	if ((fp = fopen(path, "r")) == NULL) {
-		*errstr = "cannot open AGORA_MASTER_KEY_FILE";
-		return -1;
-	}
-	len = fread(buf, 1, sizeof buf, fp);
-	fclose(fp);
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	if (len < VAULT_MASTER_MIN || len > VAULT_MASTER_MAX) {
-		OPENSSL_cleanse(buf, sizeof buf);
-		*errstr = "master key file must hold 32 to 4096 bytes";
-		return -1;
-	}
-	HMAC(EVP_sha256(), buf, (int)len, (const unsigned char *)label,
-	    sizeof label - 1, vault_kek, &mlen);
-	OPENSSL_cleanse(buf, sizeof buf);
 	vault_ready = 1;
 	return 0;
 }
@@ -78,77 +49,6 @@ vault_key_new(unsigned char dk[VAULT_KEYLEN])
 		fatalx("%s: no random bytes", __func__);
 }
 
-/* AES-256-GCM of len bytes of in under key, with aad; base64url or NULL. */
-static char *
-vault_gcm_seal(const unsigned char *key, const char *aad,
-    const unsigned char *in, size_t len)
-{
-	EVP_CIPHER_CTX	*ctx;
-	unsigned char	*buf;
-	char		*out = NULL;
-	size_t		 total = VAULT_NONCE + len + VAULT_TAG;
-	int		 n, fin;
-
-	if (len > 1024 * 1024)
-		return NULL;
-	buf = xmalloc(total);
-	if (RAND_bytes(buf, VAULT_NONCE) != 1) {
-		free(buf);
-		return NULL;
-	}
-	if ((ctx = EVP_CIPHER_CTX_new()) != NULL &&
-	    EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, buf) == 1 &&
-	    EVP_EncryptUpdate(ctx, NULL, &n, (const unsigned char *)aad,
-	    (int)strlen(aad)) == 1 &&
-	    EVP_EncryptUpdate(ctx, buf + VAULT_NONCE, &n, in, (int)len) == 1 &&
-	    EVP_EncryptFinal_ex(ctx, buf + VAULT_NONCE + n, &fin) == 1 &&
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, VAULT_TAG,
-	    buf + VAULT_NONCE + len) == 1)
-		out = base64url_encode_dup(buf, total);
-	EVP_CIPHER_CTX_free(ctx);
-	OPENSSL_cleanse(buf, total);
-	free(buf);
-	return out;
-}
-
-/* Opens a vault_gcm_seal() string: the plaintext (+ NUL) and *lenp. */
-static unsigned char *
-vault_gcm_open(const unsigned char *key, const char *aad, const char *sealed,
-    size_t *lenp)
-{
-	EVP_CIPHER_CTX	*ctx;
-	unsigned char	*buf, *out;
-	size_t		 len;
-	int		 n, fin, ok = 0;
-
-	if ((buf = base64url_decode_dup(sealed, strlen(sealed), &len)) ==
-	    NULL || len < VAULT_NONCE + VAULT_TAG) {
-		free(buf);
-		return NULL;
-	}
-	len -= VAULT_NONCE + VAULT_TAG;
-	out = xmalloc(len + 1);
-	if ((ctx = EVP_CIPHER_CTX_new()) != NULL &&
-	    EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, buf) == 1 &&
-	    EVP_DecryptUpdate(ctx, NULL, &n, (const unsigned char *)aad,
-	    (int)strlen(aad)) == 1 &&
-	    EVP_DecryptUpdate(ctx, out, &n, buf + VAULT_NONCE, (int)len) == 1 &&
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, VAULT_TAG,
-	    buf + VAULT_NONCE + len) == 1 &&
-	    EVP_DecryptFinal_ex(ctx, out + n, &fin) == 1)
-		ok = 1;
-	EVP_CIPHER_CTX_free(ctx);
-	free(buf);
-	if (!ok) {
-		OPENSSL_cleanse(out, len + 1);
-		free(out);
-		return NULL;
-	}
-	out[len] = '\0';
-	*lenp = len;
-	return out;
-}
-
 char *
 vault_wrap(const unsigned char dk[VAULT_KEYLEN], long long uid)
 {
@@ -157,7 +57,7 @@ vault_wrap(const unsigned char dk[VAULT_KEYLEN], long long uid)
 	if (!vault_ready)
 		return NULL;
 	snprintf(aad, sizeof aad, "agora-users/dk/%lld", uid);
-	return vault_gcm_seal(vault_kek, aad, dk, VAULT_KEYLEN);
+	return seal_gcm(vault_kek, aad, dk, VAULT_KEYLEN);
 }
 
 int
@@ -171,7 +71,7 @@ vault_unwrap(const char *wrapped, long long uid,
 	if (!vault_ready)
 		return -1;
 	snprintf(aad, sizeof aad, "agora-users/dk/%lld", uid);
-	if ((key = vault_gcm_open(vault_kek, aad, wrapped, &len)) == NULL)
+	if ((key = seal_gcm_open(vault_kek, aad, wrapped, &len)) == NULL)
 		return -1;
 	if (len != VAULT_KEYLEN) {
 		OPENSSL_cleanse(key, len);
@@ -193,7 +93,7 @@ vault_seal(const unsigned char dk[VAULT_KEYLEN], long long uid,
 	if (plain == NULL)
 		return NULL;
 	snprintf(aad, sizeof aad, "%lld/%s", uid, field);
-	return vault_gcm_seal(dk, aad, (const unsigned char *)plain,
+	return seal_gcm(dk, aad, (const unsigned char *)plain,
 	    strlen(plain));
 }
 
@@ -208,7 +108,7 @@ vault_open(const unsigned char dk[VAULT_KEYLEN], long long uid,
 	if (sealed == NULL)
 		return NULL;
 	snprintf(aad, sizeof aad, "%lld/%s", uid, field);
-	if ((out = vault_gcm_open(dk, aad, sealed, &len)) == NULL)
+	if ((out = seal_gcm_open(dk, aad, sealed, &len)) == NULL)
 		return NULL;
 	/* A field never holds a NUL: that would be a forged value. */
 	if (strlen((char *)out) != len) {
