@@ -709,6 +709,17 @@ auth_has_scope(const char *list, const char *scope)
 	return 0;
 }
 
+/* Empties entry e of ac. */
+static void
+auth_cache_drop(struct auth_cache *ac, struct auth_centry *e)
+{
+	free(e->ce_tok);
+	jwt_claims_free(e->ce_claims);
+	e->ce_tok = NULL;
+	e->ce_claims = NULL;
+	ac->ac_n--;
+}
+
 static void
 auth_cache_empty(struct auth_cache *ac)
 {
@@ -717,13 +728,8 @@ auth_cache_empty(struct auth_cache *ac)
 
 	for (i = 0; i < AUTH_CACHE_SIZE && ac->ac_n > 0; i++) {
 		e = &ac->ac_e[i];
-		if (e->ce_tok == NULL)
-			continue;
-		free(e->ce_tok);
-		jwt_claims_free(e->ce_claims);
-		e->ce_tok = NULL;
-		e->ce_claims = NULL;
-		ac->ac_n--;
+		if (e->ce_tok != NULL)
+			auth_cache_drop(ac, e);
 	}
 }
 
@@ -831,16 +837,6 @@ auth_cache_find(struct auth_cache *ac, uint64_t h, const char *tok,
 			return e;
 		}
 	return NULL;
-}
-
-static void
-auth_cache_drop(struct auth_cache *ac, struct auth_centry *e)
-{
-	free(e->ce_tok);
-	jwt_claims_free(e->ce_claims);
-	e->ce_tok = NULL;
-	e->ce_claims = NULL;
-	ac->ac_n--;
 }
 
 /* Enters tok with a reference to c, in place of its set's LRU entry. */

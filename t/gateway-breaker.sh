@@ -127,20 +127,6 @@ t_http GET "$F/x"
 t_is "bulkhead: room again" "$T_STATUS" 200
 
 # --- SIGHUP keeps the state of unchanged breakers ---------------------
-# hup: SIGHUP, then wait for the log line that ends the reload.
-hup()
-{
-	local n i
-	n=$(grep -c -E 'reloaded: generation|keeping the running' \
-	    "$T_GATEWAY_LOG")
-	kill -HUP "$T_GATEWAY_PID"
-	for ((i = 0; i < 100; i++)); do
-		[ "$(grep -c -E 'reloaded: generation|keeping the running' \
-		    "$T_GATEWAY_LOG")" -gt "$n" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
 # breaker NAME: "state opened" of a breaker in /status.json
 breaker()
 {
@@ -154,7 +140,7 @@ breaker()
 for i in 1 2; do t_http GET "$T_URL/api/carry/x?close=1"; done
 t_is "carry: 2 failures reach the backend" "$T_STATUS" 502
 t_is "cached is open before the reload" "$(breaker catalog/cached)" "open 1"
-t_ok "reload (nothing changed)" hup
+t_ok "reload (nothing changed)" t_gateway_reload
 t_http GET "$T_URL/api/cached/x"
 t_is "after the reload: cached still open, its fallback answers" \
     "$T_STATUS $(t_json 'j["stale"]')" "200 true"
@@ -174,7 +160,7 @@ t_is "cached: its opening logged once, not again by the reload" \
 sed -i -e '/name = "luafb"/,/fallback = function/s|volume = 2|volume = 3|' \
     "$TMP/rules/agora.lua"
 sed -i -e '/name = "viaroute"/,/fallback = "open" }/d' "$TMP/rules/agora.lua"
-t_ok "reload (luafb's volume changed, viaroute removed)" hup
+t_ok "reload (luafb's volume changed, viaroute removed)" t_gateway_reload
 t_http GET "$T_URL/api/luafb/x"
 t_is "changed breaker: closed again, the backend answers" \
     "$T_STATUS $(t_json '"pid" in j')" "200 true"

@@ -152,26 +152,12 @@ t_is "50 clients: every 429 says r=0 with t = Retry-After in 140..144" \
 	print ok ? "ok" : "bad: " $0 }' | sort | uniq -c | awk '{$1=$1; print}')" \
     "75 ok"
 
-# hup: SIGHUP, then wait for the log line that ends the reload.
-hup()
-{
-	local n i
-	n=$(grep -c -E 'reloaded: generation|keeping the running' \
-	    "$T_GATEWAY_LOG")
-	kill -HUP "$T_GATEWAY_PID"
-	for ((i = 0; i < 100; i++)); do
-		[ "$(grep -c -E 'reloaded: generation|keeping the running' \
-		    "$T_GATEWAY_LOG")" -gt "$n" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
 
 # --- a reload keeps the state of unchanged policies
 t_http GET "$T_URL/api/crowd/x"
 t_is "crowd exhausted before the reload" "$T_STATUS" 429
 before=$(t_header Retry-After)
-t_ok "reload (nothing changed)" hup
+t_ok "reload (nothing changed)" t_gateway_reload
 t_http GET "$T_URL/api/crowd/x"
 t_is "after the reload: still 429" "$T_STATUS" 429
 after=$(t_header Retry-After)
@@ -186,7 +172,7 @@ t_is "after the reload: API key a still refused" "$T_STATUS" 429
 
 # a changed policy (same name, other rate) starts afresh
 sed -i 's|rate 10/h|rate 11/h|' "$TMP/gateway.conf"
-t_ok "reload (crowd changed to 11/h)" hup
+t_ok "reload (crowd changed to 11/h)" t_gateway_reload
 t_http GET "$T_URL/api/crowd/x"
 t_is "changed policy: a fresh start" "$T_STATUS" 200
 t_like "changed policy: its new quota" "$(t_header RateLimit)" \
@@ -218,7 +204,7 @@ done
 nhup=0
 for n in 1 2 3 4 5 6; do
 	sleep 0.5
-	hup && nhup=$((nhup + 1))
+	t_gateway_reload && nhup=$((nhup + 1))
 done
 wait "${loops[@]}"
 t_is "reloads under load: all 6 reloads applied" "$nhup" 6

@@ -142,25 +142,11 @@ t_is "before: tag one" "$(t_json 'j["tag"]')" one
 t_http GET "$T_URL/api/other"
 t_is "before: /api/other has no route" "$T_STATUS" 404
 
-# hup [WANT]: SIGHUP, then wait for the log line that ends the reload.
-hup()
-{
-	local n
-	n=$(grep -c -E 'reloaded: generation|keeping the running' \
-	    "$T_GATEWAY_LOG")
-	kill -HUP "$T_GATEWAY_PID"
-	for ((i = 0; i < 100; i++)); do
-		[ "$(grep -c -E 'reloaded: generation|keeping the running' \
-		    "$T_GATEWAY_LOG")" -gt "$n" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
 
 # --- a new route in the rules
 rules 'route { prefix = "/api/products", service = "catalog", strip = "/api" }' \
     'route { prefix = "/api/other", service = "catalog", strip = "/api" }'
-t_ok "reload with a new route" hup
+t_ok "reload with a new route" t_gateway_reload
 t_like "reload logged" "$(tail -n 5 "$T_GATEWAY_LOG")" \
     'reloaded: generation 2 replaces 1'
 t_http GET "$T_URL/api/other"
@@ -171,7 +157,7 @@ t_is "after: /api/products still served" "$T_STATUS" 200
 # --- a broken config is refused; the old one keeps serving
 cp "$TMP/gateway.conf" "$TMP/gateway.conf.good"
 echo 'this is not a directive' >>"$TMP/gateway.conf"
-t_ok "reload with a syntax error" hup
+t_ok "reload with a syntax error" t_gateway_reload
 t_like "refusal logged with file:line" "$(tail -n 5 "$T_GATEWAY_LOG")" \
     'gateway.conf:[0-9]+: syntax error'
 t_like "refusal says the old one stays" "$(tail -n 5 "$T_GATEWAY_LOG")" \
@@ -181,7 +167,7 @@ t_is "broken config: still serving" "$T_STATUS" 200
 cp "$TMP/gateway.conf.good" "$TMP/gateway.conf"
 
 rules 'route { prefix = "/api/products", service = "nosuch" }'
-t_ok "reload with rules naming an unknown service" hup
+t_ok "reload with rules naming an unknown service" t_gateway_reload
 t_like "rules refusal logged" "$(tail -n 5 "$T_GATEWAY_LOG")" \
     'unknown service "nosuch"'
 t_like "check refusal says the old one stays" \
@@ -205,7 +191,7 @@ for n in 1 2 3 4; do
 done
 for n in 1 2 3 4 5 6; do
 	sleep 0.5
-	hup || t_diag "reload $n did not finish"
+	t_gateway_reload || t_diag "reload $n did not finish"
 done
 wait "${loops[@]}"
 total=$(cat "$TMP"/loop? | wc -l)
@@ -222,7 +208,7 @@ t_curl_bg "$TMP/slow" "$P?sleep=1.5"
 slow=$T_LAST_PID
 sleep 0.3
 conf two
-t_ok "reload with a changed service" hup
+t_ok "reload with a changed service" t_gateway_reload
 wait "$slow"
 t_is "in-flight request on an old process completes" \
     "$(cut -d' ' -f1 "$TMP/slow")" 200
@@ -247,7 +233,7 @@ conf two 'service helper {
 	program "/bin/sleep"
 	argument 300
 }'
-t_ok "reload adding a helper" hup
+t_ok "reload adding a helper" t_gateway_reload
 for ((i = 0; i < 30; i++)); do
 	[ "$(t_gateway_children | wc -l)" -eq 3 ] && break
 	sleep 0.1

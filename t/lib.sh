@@ -322,6 +322,22 @@ socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$p" \
 	t_bail "t_free_port: no free port"
 }
 
+# t_gateway_reload: SIGHUP the gateway, then wait (up to 5 s) for the
+# log line that ends the reload, applied or refused; 0, or 1.
+t_gateway_reload()
+{
+	local n i
+	n=$(grep -c -E 'reloaded: generation|keeping the running' \
+	    "$T_GATEWAY_LOG")
+	kill -HUP "$T_GATEWAY_PID"
+	for ((i = 0; i < 100; i++)); do
+		[ "$(grep -c -E 'reloaded: generation|keeping the running' \
+		    "$T_GATEWAY_LOG")" -gt "$n" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # t_pool_is SERVICE BUSY [QUEUED]: wait (up to 10 s) until the admin
 # listener's /status.json shows SERVICE's pool with BUSY requests on its
 # processes (and QUEUED waiting, when given); 0, or 1 with a diagnostic.
