@@ -322,6 +322,23 @@ socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$p" \
 	t_bail "t_free_port: no free port"
 }
 
+# t_results FILE: reports each line "PASS|FAIL<TAB>name<TAB>why<TAB>todo"
+# of FILE (what a table-driven checker wrote) as a test; their count in
+# T_RESULTS.
+t_results()
+{
+	local verdict name why todo n=0
+	while IFS=$'\t' read -r verdict name why todo; do
+		n=$((n + 1))
+		if [ "$verdict" = PASS ]; then
+			T_TODO=$todo t_pass "$name"
+		else
+			T_TODO=$todo t_fail "$name" "$why"
+		fi
+	done <"$1"
+	T_RESULTS=$n
+}
+
 # t_gateway_reload: SIGHUP the gateway, then wait (up to 5 s) for the
 # log line that ends the reload, applied or refused; 0, or 1.
 t_gateway_reload()

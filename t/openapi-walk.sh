@@ -420,14 +420,7 @@ PYEOF
 rc=$?
 [ -s "$TMP/walk.err" ] && t_diag "$(cat "$TMP/walk.err")"
 [ "$rc" -eq 0 ] || t_fail "the walker ran" "exit $rc"
-n=0
-while IFS=$'\t' read -r verdict name why todo; do
-	n=$((n + 1))
-	if [ "$verdict" = PASS ]; then
-		T_TODO=$todo t_pass "$name"
-	else
-		T_TODO=$todo t_fail "$name" "$why"
-	fi
-done <"$TMP/walk.out"
+t_results "$TMP/walk.out"
+n=$T_RESULTS
 [ "$n" -gt 150 ] || t_fail "the walk checked enough ($n checks)"
 t_done

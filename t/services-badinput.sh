@@ -523,15 +523,8 @@ PYEOF
 rc=$?
 [ -s "$TMP/badinput.err" ] && t_diag "$(cat "$TMP/badinput.err")"
 [ "$rc" -eq 0 ] || t_fail "the table ran" "exit $rc"
-n=0
-while IFS=$'\t' read -r verdict name why todo; do
-	n=$((n + 1))
-	if [ "$verdict" = PASS ]; then
-		T_TODO=$todo t_pass "$name"
-	else
-		T_TODO=$todo t_fail "$name" "$why"
-	fi
-done <"$TMP/badinput.out"
+t_results "$TMP/badinput.out"
+n=$T_RESULTS
 [ "$n" -ge 700 ] || t_fail "the table checked enough ($n cases)"
 
 t_is "no service process died or was replaced" \
