@@ -28,11 +28,7 @@ esac
 srcdir=$(cd "$(dirname "$0")" && pwd)
 BENCH=idle.sh
 . "$srcdir/lib.sh"
-BUILDDIR=${1:-${BUILDDIR:-$PWD}}
-BUILDDIR=$(cd "$BUILDDIR" 2>/dev/null && pwd) || {
-	echo "idle.sh: no build directory ${1:-${BUILDDIR:-}}" >&2; exit 2; }
-GATEWAY=${GATEWAY:-$BUILDDIR/proxy/agora-gateway}
-HELLO=${HELLO:-$BUILDDIR/bench/hello}
+bench_builddir "${1:-}"
 PROXIES=${PROXIES:-gateway nginx haproxy}
 N=${N:-10000}
 THREADS=${THREADS:-1}

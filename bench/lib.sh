@@ -209,3 +209,17 @@ median() {
 		print NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
 	}'
 }
+
+# bench_builddir [DIR]: BUILDDIR (DIR, else $BUILDDIR, else the current
+# folder) made absolute, and GATEWAY and HELLO in it unless set; exits 2
+# when there is no such folder.
+bench_builddir()
+{
+	BUILDDIR=${1:-${BUILDDIR:-$PWD}}
+	BUILDDIR=$(cd "$BUILDDIR" 2>/dev/null && pwd) || {
+		echo "$BENCH: no build directory ${1:-${BUILDDIR:-}}" >&2
+		exit 2
+	}
+	GATEWAY=${GATEWAY:-$BUILDDIR/proxy/agora-gateway}
+	HELLO=${HELLO:-$BUILDDIR/bench/hello}
+}

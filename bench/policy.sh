@@ -46,11 +46,7 @@ case "${1:-}" in -h|--help) usage ;; esac
 srcdir=$(cd "$(dirname "$0")" && pwd)
 BENCH=policy.sh
 . "$srcdir/lib.sh"
-BUILDDIR=${1:-${BUILDDIR:-$PWD}}
-BUILDDIR=$(cd "$BUILDDIR" 2>/dev/null && pwd) || {
-	echo "policy.sh: no build directory ${1:-${BUILDDIR:-}}" >&2; exit 2; }
-GATEWAY=${GATEWAY:-$BUILDDIR/proxy/agora-gateway}
-HELLO=${HELLO:-$BUILDDIR/bench/hello}
+bench_builddir "${1:-}"
 THREADS=${THREADS:-1}
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5}

@@ -36,11 +36,7 @@ case "${1:-}" in -h|--help) usage ;; esac
 srcdir=$(cd "$(dirname "$0")" && pwd)
 BENCH=proxy.sh
 . "$srcdir/lib.sh"
-BUILDDIR=${1:-${BUILDDIR:-$PWD}}
-BUILDDIR=$(cd "$BUILDDIR" 2>/dev/null && pwd) || {
-	echo "proxy.sh: no build directory ${1:-${BUILDDIR:-}}" >&2; exit 2; }
-GATEWAY=${GATEWAY:-$BUILDDIR/proxy/agora-gateway}
-HELLO=${HELLO:-$BUILDDIR/bench/hello}
+bench_builddir "${1:-}"
 PROXIES=${PROXIES:-gateway nginx nginx-close haproxy}
 THREADS=${THREADS:-1}
 ROUNDS=${ROUNDS:-3}
