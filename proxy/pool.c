@@ -42,6 +42,11 @@ enum pool_wait_state {
 
 TAILQ_HEAD(pool_waitq, pool_wait);
 
+/* pool_waiter_locked(): how long a waiter may be passed over for one on
+ * the releasing thread, and how far down the queue to look for one */
+#define POOL_LOCAL_MS	2
+#define POOL_LOCAL_SCAN	32
+
 struct pool_server {
 	char			*srv_addr;
 	struct sockaddr_storage	 srv_ss;
@@ -58,6 +63,12 @@ struct pool_server {
 	unsigned long		 srv_requests;
 	unsigned long		 srv_failures;
 	unsigned long		 srv_ejections;
+};
+
+/* What the pool knows of one of its fds. */
+struct pool_fdinfo {
+	int			 fi_server;	/* index + 1; 0: not ours */
+	struct event_base	*fi_base;	/* of its last user */
 };
 
 struct pool_vnode {
@@ -82,8 +93,8 @@ struct pool {
 	struct timeval		 p_connect_tv;
 
 	pthread_mutex_t		 p_mtx;
-	int			*p_fdsrv;	/* fd -> server index + 1 */
-	int			 p_nfdsrv;
+	struct pool_fdinfo	*p_fdinfo;	/* by fd */
+	int			 p_nfdinfo;
 	struct pool_waitq	 p_waitq;
 	int			 p_nqueued;
 };
@@ -276,7 +287,7 @@ pool_free(struct pool *p)
 	pthread_mutex_destroy(&p->p_mtx);
 	free(p->p_servers);
 	free(p->p_ring);
-	free(p->p_fdsrv);
+	free(p->p_fdinfo);
 	free(p->p_name);
 	free(p);
 }
@@ -608,22 +619,41 @@ pool_fd_map_locked(struct pool *p, int fd, int i)
 
 	if (fd < 0)
 		return;
-	if (fd >= p->p_nfdsrv) {
+	if (fd >= p->p_nfdinfo) {
 		n = fd + 64;
-		p->p_fdsrv = xreallocarray(p->p_fdsrv, n, sizeof(int));
-		memset(p->p_fdsrv + p->p_nfdsrv, 0,
-		    (size_t)(n - p->p_nfdsrv) * sizeof(int));
-		p->p_nfdsrv = n;
+		p->p_fdinfo = xreallocarray(p->p_fdinfo, n,
+		    sizeof(*p->p_fdinfo));
+		memset(p->p_fdinfo + p->p_nfdinfo, 0,
+		    (size_t)(n - p->p_nfdinfo) * sizeof(*p->p_fdinfo));
+		p->p_nfdinfo = n;
 	}
-	p->p_fdsrv[fd] = i + 1;
+	p->p_fdinfo[fd].fi_server = i + 1;
+	p->p_fdinfo[fd].fi_base = NULL;
+}
+
+/* fd is handed to a request running on base. */
+static void
+pool_fd_user_locked(struct pool *p, int fd, struct event_base *base)
+{
+	if (fd >= 0 && fd < p->p_nfdinfo)
+		p->p_fdinfo[fd].fi_base = base;
+}
+
+/* The base of fd's last user: the thread that releases it. */
+static struct event_base *
+pool_fd_base_locked(struct pool *p, int fd)
+{
+	if (fd < 0 || fd >= p->p_nfdinfo)
+		return NULL;
+	return p->p_fdinfo[fd].fi_base;
 }
 
 static int
 pool_fd_server_locked(struct pool *p, int fd)
 {
-	if (fd < 0 || fd >= p->p_nfdsrv || p->p_fdsrv[fd] == 0)
+	if (fd < 0 || fd >= p->p_nfdinfo || p->p_fdinfo[fd].fi_server == 0)
 		return 0;	/* cannot happen; the first server */
-	return p->p_fdsrv[fd] - 1;
+	return p->p_fdinfo[fd].fi_server - 1;
 }
 
 /*
@@ -749,6 +779,7 @@ pool_acquire_at(struct pool *p, struct event_base *base,
 			return pool_connect(p, w);
 		}
 		fd = srv->srv_idle[--srv->srv_nidle];
+		pool_fd_user_locked(p, fd, base);
 		/* the peek is a syscall: do it without the lock */
 		pthread_mutex_unlock(&p->p_mtx);
 		if (pool_fd_alive(fd)) {
@@ -769,6 +800,7 @@ pool_acquire_at(struct pool *p, struct event_base *base,
 		return POOL_EFULL;
 	}
 	w->pw_want = want;
+	w->pw_since = pool_now_ms();
 	evtimer_assign(&w->pw_ev, base, pool_wait_cb, w);
 	evtimer_add(&w->pw_ev, &p->p_queue_tv);
 	w->pw_state = PW_QUEUED;
@@ -829,6 +861,7 @@ pool_connect(struct pool *p, struct pool_wait *w)
 		    sizeof(one));
 	pthread_mutex_lock(&p->p_mtx);
 	pool_fd_map_locked(p, fd, w->pw_server);
+	pool_fd_user_locked(p, fd, w->pw_base);
 	pthread_mutex_unlock(&p->p_mtx);
 	if (connect(fd, (struct sockaddr *)&srv->srv_ss, srv->srv_sslen) ==
 	    0) {
@@ -884,27 +917,40 @@ pool_connect_cb(evutil_socket_t fd, short what, void *arg)
 	w->pw_cb(w, POOL_ECONNECT, w->pw_arg);
 }
 
-/* The oldest waiter that may use server i, or NULL. */
+/*
+ * The waiter that gets server i's connection or slot, or NULL: the oldest
+ * that may use it, unless a waiter on base (the releasing thread) comes
+ * soon after it and the oldest has not waited POOL_LOCAL_MS yet.  Keeping
+ * a connection on its thread saves the cross-thread wakeup and the move
+ * of its fd between event loops; the age bound keeps other threads'
+ * waiters from starving.  base NULL: strictly the oldest.
+ */
 static struct pool_wait *
-pool_waiter_locked(struct pool *p, int i)
+pool_waiter_locked(struct pool *p, int i, struct event_base *base)
 {
-	struct pool_wait	*w;
+	struct pool_wait	*w, *oldest = NULL;
 	uint64_t		 now;
+	int			 usable, n = 0;
 
 	if (TAILQ_EMPTY(&p->p_waitq))
 		return NULL;
 	now = pool_now_ms();
 	/* a server that went down serves only those who want it */
-	if (!pool_usable_locked(p, i, now, pool_all_down_locked(p, now))) {
-		TAILQ_FOREACH(w, &p->p_waitq, pw_entry)
-			if (w->pw_want == i)
-				return w;
-		return NULL;
-	}
-	TAILQ_FOREACH(w, &p->p_waitq, pw_entry)
-		if (w->pw_want == -1 || w->pw_want == i)
+	usable = pool_usable_locked(p, i, now, pool_all_down_locked(p, now));
+	TAILQ_FOREACH(w, &p->p_waitq, pw_entry) {
+		if (w->pw_want != i && (w->pw_want != -1 || !usable))
+			continue;
+		if (w->pw_base == base)
 			return w;
-	return NULL;
+		if (oldest == NULL) {
+			oldest = w;
+			if (base == NULL || now - w->pw_since >= POOL_LOCAL_MS)
+				return w;
+		}
+		if (++n >= POOL_LOCAL_SCAN)
+			break;
+	}
+	return oldest;
 }
 
 /* A slot of server i was freed: a waiter gets it and connects. */
@@ -913,7 +959,7 @@ pool_slot_free_locked(struct pool *p, int i)
 {
 	struct pool_wait	*w;
 
-	if ((w = pool_waiter_locked(p, i)) != NULL) {
+	if ((w = pool_waiter_locked(p, i, NULL)) != NULL) {
 		TAILQ_REMOVE(&p->p_waitq, w, pw_entry);
 		p->p_nqueued--;
 		w->pw_server = i;
@@ -936,9 +982,11 @@ pool_release_locked(struct pool *p, int i, int fd, int reusable)
 		pool_slot_free_locked(p, i);
 		return;
 	}
-	if ((w = pool_waiter_locked(p, i)) != NULL) {
+	if ((w = pool_waiter_locked(p, i, pool_fd_base_locked(p, fd))) !=
+	    NULL) {
 		TAILQ_REMOVE(&p->p_waitq, w, pw_entry);
 		p->p_nqueued--;
+		pool_fd_user_locked(p, fd, w->pw_base);
 		w->pw_fd = fd;
 		w->pw_reused = 1;
 		w->pw_server = i;

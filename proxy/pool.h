@@ -30,6 +30,7 @@
 #define AGORA_PROXY_POOL_H
 
 #include <sys/types.h>
+#include <stdint.h>
 #include <sys/queue.h>	/* before event_struct.h, which else undefs it */
 #include <sys/socket.h>
 
@@ -72,6 +73,7 @@ struct pool_wait {
 	int			 pw_want;	/* hash: only this server */
 	int			 pw_forced;	/* pool_acquire_server() */
 	int			 pw_state;
+	uint64_t		 pw_since;	/* queued at (ms) */
 	TAILQ_ENTRY(pool_wait)	 pw_entry;
 };
 

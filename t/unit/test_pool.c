@@ -337,6 +337,61 @@ t_cancel(void)
 	fx_close();
 }
 
+/* Runs b's loop for ms milliseconds. */
+static void
+run_base_for(struct event_base *b, int ms)
+{
+	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_base_loopexit(b, &tv);
+	event_base_dispatch(b);
+}
+
+/*
+ * A released connection goes to a waiter of its own thread (event base)
+ * before an older one of another thread, until the older one has waited
+ * a few milliseconds (POOL_LOCAL_MS): then strictly the oldest.
+ */
+static void
+t_local(void)
+{
+	struct pool		*p = fx_open(1, 1, 4, 5000);
+	struct waiter		*w = fx.f_w;
+	struct seen		*s = &fx.f_seen;
+	struct event_base	*other = event_base_new();
+	int			 fd;
+
+	CU_ASSERT_EQUAL(pool_acquire(p, other, &w[0].w_pw, waiter_cb, &w[0]),
+	    POOL_READY);
+	fd = w[0].w_pw.pw_fd;
+	CU_ASSERT_EQUAL(fx_acquire(1), POOL_PENDING);
+	CU_ASSERT_EQUAL(pool_acquire(p, other, &w[2].w_pw, waiter_cb, &w[2]),
+	    POOL_PENDING);
+	/* released on other's thread: its waiter 2 goes before 1 */
+	pool_release(p, fd, 1);
+	run_base_for(other, 10);
+	CU_ASSERT_EQUAL_FATAL(s->s_n, 1);
+	CU_ASSERT_EQUAL(s->s_order[0], 2);
+	CU_ASSERT_EQUAL(w[2].w_pw.pw_fd, fd);
+	/* 1 has waited long enough now: it goes before 3, on other too */
+	CU_ASSERT_EQUAL(pool_acquire(p, other, &w[3].w_pw, waiter_cb, &w[3]),
+	    POOL_PENDING);
+	usleep(5000);
+	pool_release(p, fd, 1);
+	run_until(s, 2);
+	CU_ASSERT_EQUAL_FATAL(s->s_n, 2);
+	CU_ASSERT_EQUAL(s->s_order[1], 1);
+	CU_ASSERT_EQUAL(w[1].w_pw.pw_fd, fd);
+	/* released on base's thread now: 3 (other) is the only waiter */
+	pool_release(p, fd, 1);
+	run_base_for(other, 10);
+	CU_ASSERT_EQUAL_FATAL(s->s_n, 3);
+	CU_ASSERT_EQUAL(s->s_order[2], 3);
+	pool_release(p, fd, 1);
+	fx_close();
+	event_base_free(other);
+}
+
 /* No listener at all: the fixture's folder stays empty. */
 static void
 t_connect_fail(void)
@@ -711,6 +766,7 @@ static const struct unit_case cases[] = {
 	{ "queue_timeout", t_queue_timeout },
 	{ "stale", t_stale },
 	{ "cancel", t_cancel },
+	{ "local", t_local },
 	{ "connect_fail", t_connect_fail },
 	{ "handoff_thread", t_handoff_thread },
 	{ "roundrobin", t_roundrobin },
