@@ -175,14 +175,21 @@ run_until(struct seen *s, int n)
 	}
 }
 
+/* Runs b's loop for ms milliseconds. */
+static void
+run_base_for(struct event_base *b, int ms)
+{
+	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_base_loopexit(b, &tv);
+	event_base_dispatch(b);
+}
+
 /* Runs the loop for ms milliseconds. */
 static void
 run_for(int ms)
 {
-	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
-
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
+	run_base_for(base, ms);
 }
 
 static void
@@ -335,16 +342,6 @@ t_cancel(void)
 	CU_ASSERT_EQUAL(ps.ps_open, 1);
 	CU_ASSERT_EQUAL(ps.ps_idle, 1);
 	fx_close();
-}
-
-/* Runs b's loop for ms milliseconds. */
-static void
-run_base_for(struct event_base *b, int ms)
-{
-	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
-
-	event_base_loopexit(b, &tv);
-	event_base_dispatch(b);
 }
 
 /*
