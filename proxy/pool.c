@@ -103,7 +103,7 @@ static int	pool_addr(struct pool_server *, const char *, const char **);
 static int	pool_connect(struct pool *, struct pool_wait *);
 static void	pool_connect_cb(evutil_socket_t, short, void *);
 static void	pool_wait_cb(evutil_socket_t, short, void *);
-static void	pool_release_locked(struct pool *, int, int, int);
+static void	pool_release_locked(struct pool *, int, int, int, size_t);
 static void	pool_slot_free_locked(struct pool *, int);
 static void	pool_report_locked(struct pool *, int, int);
 static int	pool_fd_alive(int);
@@ -763,6 +763,7 @@ pool_acquire_at(struct pool *p, struct event_base *base,
 	w->pw_arg = arg;
 	w->pw_fd = -1;
 	w->pw_reused = 0;
+	w->pw_unread = 0;
 	w->pw_server = -1;
 	w->pw_want = -1;
 	w->pw_forced = force >= 0;
@@ -971,8 +972,16 @@ pool_slot_free_locked(struct pool *p, int i)
 	p->p_servers[i]->srv_open--;
 }
 
+/*
+ * unread: bytes of the last answer still in the socket (the upstream
+ * peeked at them).  A waiter that gets the fd reads them away after it
+ * has written its request: the backend, woken by that request, is then
+ * not woken again for nothing when its answer's buffer is freed (which
+ * a unix socket does to a peer blocked in read).
+ */
 static void
-pool_release_locked(struct pool *p, int i, int fd, int reusable)
+pool_release_locked(struct pool *p, int i, int fd, int reusable,
+    size_t unread)
 {
 	struct pool_server	*srv = p->p_servers[i];
 	struct pool_wait	*w;
@@ -989,11 +998,17 @@ pool_release_locked(struct pool *p, int i, int fd, int reusable)
 		pool_fd_user_locked(p, fd, w->pw_base);
 		w->pw_fd = fd;
 		w->pw_reused = 1;
+		w->pw_unread = unread;
 		w->pw_server = i;
 		w->pw_state = PW_HANDED;
 		srv->srv_requests++;
 		/* the waiter's timer is pending: activating it runs it now */
 		event_active(&w->pw_ev, EV_READ, 1);
+		return;
+	}
+	if (unread > 0 && pool_discard(fd, unread) == -1) {
+		close(fd);
+		pool_slot_free_locked(p, i);
 		return;
 	}
 	if (srv->srv_nidle < srv->srv_max)
@@ -1008,20 +1023,51 @@ void
 pool_release(struct pool *p, int fd, int reusable)
 {
 	pthread_mutex_lock(&p->p_mtx);
-	pool_release_locked(p, pool_fd_server_locked(p, fd), fd, reusable);
+	pool_release_locked(p, pool_fd_server_locked(p, fd), fd, reusable, 0);
 	pthread_mutex_unlock(&p->p_mtx);
 }
 
-void
-pool_release_report(struct pool *p, int fd, int reusable, int ok)
+static void
+pool_release_health(struct pool *p, int fd, int reusable, int ok,
+    size_t unread)
 {
 	int	 i;
 
 	pthread_mutex_lock(&p->p_mtx);
 	i = pool_fd_server_locked(p, fd);
 	pool_report_locked(p, i, ok);
-	pool_release_locked(p, i, fd, reusable);
+	pool_release_locked(p, i, fd, reusable, unread);
 	pthread_mutex_unlock(&p->p_mtx);
+}
+
+void
+pool_release_report(struct pool *p, int fd, int reusable, int ok)
+{
+	pool_release_health(p, fd, reusable, ok, 0);
+}
+
+void
+pool_release_unread(struct pool *p, int fd, int ok, size_t unread)
+{
+	pool_release_health(p, fd, 1, ok, unread);
+}
+
+int
+pool_discard(int fd, size_t n)
+{
+	char	 buf[4096];
+	ssize_t	 r;
+
+	while (n > 0) {
+		r = recv(fd, buf, n < sizeof(buf) ? n : sizeof(buf),
+		    MSG_DONTWAIT);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;	/* the bytes were there: broken */
+		n -= r;
+	}
+	return 0;
 }
 
 void
@@ -1040,7 +1086,8 @@ pool_cancel(struct pool_wait *w)
 		break;
 	case PW_HANDED:
 		event_del(&w->pw_ev);
-		pool_release_locked(p, w->pw_server, w->pw_fd, 1);
+		pool_release_locked(p, w->pw_server, w->pw_fd, 1,
+		    w->pw_unread);
 		break;
 	case PW_SLOT:
 		event_del(&w->pw_ev);
@@ -1048,7 +1095,7 @@ pool_cancel(struct pool_wait *w)
 		break;
 	case PW_CONNECTING:
 		event_del(&w->pw_ev);
-		pool_release_locked(p, w->pw_server, w->pw_fd, 0);
+		pool_release_locked(p, w->pw_server, w->pw_fd, 0, 0);
 		break;
 	default:
 		break;

@@ -69,6 +69,7 @@ struct pool_wait {
 	void			*pw_arg;
 	int			 pw_fd;
 	int			 pw_reused;	/* fd was idle, kept alive */
+	size_t			 pw_unread;	/* see pool_release_unread() */
 	int			 pw_server;	/* index of pw_fd's server */
 	int			 pw_want;	/* hash: only this server */
 	int			 pw_forced;	/* pool_acquire_server() */
@@ -139,6 +140,20 @@ void		 pool_release(struct pool *, int fd, int reusable);
  */
 void		 pool_release_report(struct pool *, int fd, int reusable,
 		    int ok);
+
+/*
+ * pool_release_report(.., reusable 1, ok) for a connection whose last
+ * unread bytes (the end of the answer just handled) were peeked at and
+ * are still in the socket.  The request that gets the fd next must write
+ * its own request first and then pool_discard(pw_fd, pw_unread): the
+ * backend, woken by the new request, is not woken a second time when
+ * the old answer's buffer is freed.  With no one waiting they are read
+ * away at once.
+ */
+void		 pool_release_unread(struct pool *, int fd, int ok,
+		    size_t unread);
+/* Reads away n bytes known to be in fd's socket; 0, or -1 if it cannot. */
+int		 pool_discard(int fd, size_t n);
 
 /*
  * Withdraws a pending pool_acquire() (the client went away).  Whatever

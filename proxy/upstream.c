@@ -866,6 +866,8 @@ upstream_body(struct upstream *u, struct evbuffer *data, int eof)
 static void
 upstream_connected(struct upstream *u)
 {
+	size_t	 unread;
+
 	u->u_fd = u->u_wait.pw_fd;
 	u->u_reused = u->u_wait.pw_reused;
 	upstream_parser_init(&u->u_parser, UPSTREAM_REQUEST_ID);
@@ -886,8 +888,12 @@ upstream_connected(struct upstream *u)
 	} else
 		upstream_frame(u);
 	event_add(&u->u_ev, &u->u_read_tv);
+	unread = u->u_wait.pw_unread;
+	u->u_wait.pw_unread = 0;
 	if (upstream_write(u) == -1)
 		upstream_early(u, "cannot write to the service");
+	else if (unread > 0 && pool_discard(u->u_fd, unread) == -1)
+		upstream_early(u, "the service closed the connection early");
 }
 
 /* 0: all written or waiting for EV_WRITE; -1: the backend is gone. */
@@ -953,6 +959,52 @@ upstream_recv(struct evbuffer *buf, int fd, size_t max)
 	return n;
 }
 
+/* Whether p holds whole records, the last of them END_REQUEST. */
+static int
+upstream_whole_answer(const uint8_t *p, size_t len)
+{
+	struct fcgi_header	 h;
+	const char		*errstr;
+	size_t			 off = 0, n;
+
+	while (fcgi_header_decode(p + off, len - off, &h, &errstr) == 1) {
+		n = FCGI_HEADER_SIZE + h.content_length +
+		    h.padding_length;
+		if (n > len - off)
+			return 0;
+		off += n;
+		if (h.type == FCGI_T_END_REQUEST)
+			return off == len;
+	}
+	return 0;
+}
+
+/*
+ * The first read of an answer only peeks.  An answer that is all there
+ * stays in the socket, and the next user of the connection reads it away
+ * after writing its own request (pool_release_unread()).  Anything else
+ * is read away now.
+ */
+static ssize_t
+upstream_recv_first(struct upstream *u, int fd)
+{
+	struct evbuffer_iovec	 v;
+	ssize_t			 n;
+
+	if (evbuffer_reserve_space(u->u_in, UPSTREAM_READ_MAX, &v, 1) < 1)
+		fatalx("%s: evbuffer_reserve_space", __func__);
+	n = recv(fd, v.iov_base, UPSTREAM_READ_MAX, MSG_PEEK);
+	if (n > 0) {
+		if (upstream_whole_answer(v.iov_base, n))
+			u->u_unread = n;
+		else if (pool_discard(fd, n) == -1)
+			n = 0;	/* it went away under us */
+	}
+	v.iov_len = n > 0 ? (size_t)n : 0;
+	evbuffer_commit_space(u->u_in, &v, 1);
+	return n;
+}
+
 static void
 upstream_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -964,7 +1016,10 @@ upstream_read_cb(evutil_socket_t fd, short what, void *arg)
 		    0);
 		return;
 	}
-	n = upstream_recv(u->u_in, fd, UPSTREAM_READ_MAX);
+	if (u->u_got)
+		n = upstream_recv(u->u_in, fd, UPSTREAM_READ_MAX);
+	else
+		n = upstream_recv_first(u, fd);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 	    errno == EINTR))
 		return;
@@ -1152,8 +1207,12 @@ upstream_finish(struct upstream *u, enum upstream_end end, int reusable)
 	if (u->u_fd != -1) {
 		event_del(&u->u_ev);
 		event_del(&u->u_wev);
-		pool_release_report(u->u_pool, u->u_fd, reusable,
-		    !u->u_failed);
+		if (reusable && u->u_unread > 0)
+			pool_release_unread(u->u_pool, u->u_fd, !u->u_failed,
+			    u->u_unread);
+		else
+			pool_release_report(u->u_pool, u->u_fd, reusable,
+			    !u->u_failed);
 		u->u_fd = -1;
 	}
 	if (evbuffer_get_length(u->u_err) > 0)

@@ -213,6 +213,8 @@ struct upstream {
 						   no server saw it */
 	int			 u_paused;	/* client output is full */
 	int			 u_got;		/* any byte from backend */
+	size_t			 u_unread;	/* the answer, peeked: still
+						   in the socket */
 	int			 u_started;	/* response head sent */
 	int			 u_wfailed;	/* backend stopped reading */
 	int			 u_body_eof;	/* all of the body given */

@@ -52,6 +52,36 @@ t_is "no REMOTE_USER/AUTH_* from client headers" \
     "$(t_json 'sorted(k for k in j["params"] if k in ("REMOTE_USER","AUTH_TYPE","AUTH_ROLES","AUTH_SCOPE","HTTP_REMOTE_USER","HTTP_AUTH_ROLES","HTTP_AUTH_TYPE"))')" \
     '[]'
 
+# --- one kept connection, many clients
+# max conns 1: every request waits for the connection and gets it from
+# the one before, whose answer it reads away after sending its own (a
+# small answer is peeked, a large one read as it comes).  Each client
+# checks that every answer is its own, whole.
+"$PY" - "$T_HTTP_PORT" >"$TMP/shared.out" 2>&1 <<'PYEOF'
+import http.client, json, sys, threading
+port, bad, done = int(sys.argv[1]), [], []
+def client(n):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    for i in range(30):
+        rid, pad = "c%d-%d" % (n, i), (i % 3 == 0) * 200000
+        c.request("GET", "/api/products?pad=%d" % pad,
+                  headers={"X-Request-Id": rid})
+        r = c.getresponse()
+        body = r.read()
+        try:
+            j = json.loads(body)
+            ok = r.status == 200 and j["rid"] == rid and len(j["pad"]) == pad
+        except ValueError:
+            ok = False
+        (done if ok else bad).append("%s:%d:%s" % (rid, r.status, body[:80]) if not ok else rid)
+ts = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+for t in ts: t.start()
+for t in ts: t.join()
+print("%d whole, own answers; %d not: %s" % (len(done), len(bad), bad[:5]))
+PYEOF
+t_is "8 clients x 30 requests on one kept connection: each gets its own" \
+    "$(cat "$TMP/shared.out")" "240 whole, own answers; 0 not: []"
+
 # --- broken backends
 t_http GET "$P?close=1"
 t_problem "backend closes without answering" 502

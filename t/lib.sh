@@ -747,6 +747,7 @@ t_curl_bg()
 #	?sleep=SECS	answer after SECS
 #	?close=1	close the connection without answering (-> 502)
 #	?garbage=1	answer bytes that are not FastCGI (-> 502)
+#	?pad=N		add "pad": N x's to the answer (several reads)
 # Otherwise it answers 200 {"pid": ..., "path": PATH_INFO, "rid": REQUEST_ID,
 # "stdin": <body bytes>, "params": {every FastCGI param}, "param_list":
 # [[name, value], ...] in the order sent, duplicates kept}.
@@ -844,10 +845,13 @@ def serve(c):
                                "path": p.get("PATH_INFO", ""),
                                "rid": p.get("REQUEST_ID", ""),
                                "stdin": len(stdin),
+                               "pad": "x" * int(q.get("pad", ["0"])[0]),
                                "params": p,
                                "param_list": nv_pairs(r["params"])}).encode()
-            send(c, STDOUT, rid, b"Status: 200 OK\r\n"
-                 b"Content-Type: application/json\r\n\r\n" + body)
+            out = (b"Status: 200 OK\r\n"
+                   b"Content-Type: application/json\r\n\r\n" + body)
+            for i in range(0, len(out), 32768):
+                send(c, STDOUT, rid, out[i:i + 32768])
             send(c, STDOUT, rid)
             send(c, END, rid, struct.pack("!IB3x", 0, 0))
             if not r["keep"]:

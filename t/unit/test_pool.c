@@ -389,6 +389,57 @@ t_local(void)
 	event_base_free(other);
 }
 
+/* Bytes waiting in fd's socket, without taking them. */
+static int
+pending(int fd)
+{
+	char	 buf[64];
+
+	return (int)recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+}
+
+/*
+ * pool_release_unread(): the waiter that gets the fd is told how many
+ * bytes of the last answer are still in the socket, and they stay there
+ * until it discards them; with no waiter they are read away at once.
+ */
+static void
+t_unread(void)
+{
+	struct pool		*p = fx_open(1, 1, 2, 5000);
+	struct waiter		*w = fx.f_w;
+	struct pool_stats	 ps;
+	int			 fd, peer;
+
+	CU_ASSERT_EQUAL(fx_acquire(0), POOL_READY);
+	fd = w[0].w_pw.pw_fd;
+	peer = accept(fx.f_lfds[0], NULL, NULL);
+	CU_ASSERT_FATAL(peer >= 0);
+	CU_ASSERT_EQUAL(write(peer, "answer", 6), 6);
+	CU_ASSERT_EQUAL(fx_acquire(1), POOL_PENDING);
+	pool_release_unread(p, fd, 1, 6);
+	run_until(&fx.f_seen, 1);
+	CU_ASSERT_EQUAL_FATAL(fx.f_seen.s_n, 1);
+	CU_ASSERT_EQUAL(w[1].w_pw.pw_fd, fd);
+	CU_ASSERT_EQUAL(w[1].w_pw.pw_unread, 6);
+	CU_ASSERT_EQUAL(pending(fd), 6);
+	CU_ASSERT_EQUAL(pool_discard(fd, 6), 0);
+	CU_ASSERT_EQUAL(pending(fd), -1);
+
+	/* no one waits: read away before the fd goes idle */
+	CU_ASSERT_EQUAL(write(peer, "end", 3), 3);
+	pool_release_unread(p, fd, 1, 3);
+	pool_stats(p, &ps);
+	CU_ASSERT_EQUAL(ps.ps_idle, 1);
+	CU_ASSERT_EQUAL(pending(fd), -1);
+
+	/* fewer bytes than said: the connection is broken */
+	CU_ASSERT_EQUAL(write(peer, "ab", 2), 2);
+	CU_ASSERT_EQUAL(pool_discard(fd, 5), -1);
+	close(peer);
+	fx_close();
+}
+
 /* No listener at all: the fixture's folder stays empty. */
 static void
 t_connect_fail(void)
@@ -764,6 +815,7 @@ static const struct unit_case cases[] = {
 	{ "stale", t_stale },
 	{ "cancel", t_cancel },
 	{ "local", t_local },
+	{ "unread", t_unread },
 	{ "connect_fail", t_connect_fail },
 	{ "handoff_thread", t_handoff_thread },
 	{ "roundrobin", t_roundrobin },
