@@ -103,13 +103,13 @@ static int	pool_addr(struct pool_server *, const char *, const char **);
 static int	pool_connect(struct pool *, struct pool_wait *);
 static void	pool_connect_cb(evutil_socket_t, short, void *);
 static void	pool_wait_cb(evutil_socket_t, short, void *);
-static void	pool_release_locked(struct pool *, int, int, int, size_t);
+static int	pool_release_locked(struct pool *, int, int, int, size_t);
 static void	pool_slot_free_locked(struct pool *, int);
 static void	pool_report_locked(struct pool *, int, int);
 static int	pool_fd_alive(int);
 static int	pool_acquire_at(struct pool *, struct event_base *,
 		    struct pool_wait *, pool_cb, void *, const char *, int,
-		    int);
+		    int, int);
 
 static void
 pool_ms_tv(struct timeval *tv, int ms)
@@ -730,14 +730,15 @@ int
 pool_acquire(struct pool *p, struct event_base *base, struct pool_wait *w,
     pool_cb cb, void *arg)
 {
-	return pool_acquire_key(p, base, w, cb, arg, NULL, -1);
+	return pool_acquire_key(p, base, w, cb, arg, NULL, -1, 0);
 }
 
 int
 pool_acquire_key(struct pool *p, struct event_base *base,
-    struct pool_wait *w, pool_cb cb, void *arg, const char *key, int avoid)
+    struct pool_wait *w, pool_cb cb, void *arg, const char *key, int avoid,
+    int flags)
 {
-	return pool_acquire_at(p, base, w, cb, arg, key, avoid, -1);
+	return pool_acquire_at(p, base, w, cb, arg, key, avoid, -1, flags);
 }
 
 int
@@ -746,13 +747,13 @@ pool_acquire_server(struct pool *p, struct event_base *base,
 {
 	if (server < 0 || server >= p->p_nservers)
 		return POOL_ECONNECT;
-	return pool_acquire_at(p, base, w, cb, arg, NULL, -1, server);
+	return pool_acquire_at(p, base, w, cb, arg, NULL, -1, server, 0);
 }
 
 static int
 pool_acquire_at(struct pool *p, struct event_base *base,
     struct pool_wait *w, pool_cb cb, void *arg, const char *key, int avoid,
-    int force)
+    int force, int flags)
 {
 	struct pool_server	*srv;
 	int			 fd, i, want;
@@ -767,6 +768,7 @@ pool_acquire_at(struct pool *p, struct event_base *base,
 	w->pw_server = -1;
 	w->pw_want = -1;
 	w->pw_forced = force >= 0;
+	w->pw_flags = flags;
 	w->pw_state = PW_NONE;
 
 	pthread_mutex_lock(&p->p_mtx);
@@ -979,20 +981,21 @@ pool_slot_free_locked(struct pool *p, int i)
  * not woken again for nothing when its answer's buffer is freed (which
  * a unix socket does to a peer blocked in read).
  */
-static void
+static int
 pool_release_locked(struct pool *p, int i, int fd, int reusable,
     size_t unread)
 {
 	struct pool_server	*srv = p->p_servers[i];
 	struct pool_wait	*w;
+	struct event_base	*base;
 
 	if (!reusable) {
 		close(fd);
 		pool_slot_free_locked(p, i);
-		return;
+		return 0;
 	}
-	if ((w = pool_waiter_locked(p, i, pool_fd_base_locked(p, fd))) !=
-	    NULL) {
+	base = pool_fd_base_locked(p, fd);
+	if ((w = pool_waiter_locked(p, i, base)) != NULL) {
 		TAILQ_REMOVE(&p->p_waitq, w, pw_entry);
 		p->p_nqueued--;
 		pool_fd_user_locked(p, fd, w->pw_base);
@@ -1004,12 +1007,12 @@ pool_release_locked(struct pool *p, int i, int fd, int reusable,
 		srv->srv_requests++;
 		/* the waiter's timer is pending: activating it runs it now */
 		event_active(&w->pw_ev, EV_READ, 1);
-		return;
+		return w->pw_base == base && (w->pw_flags & POOL_KEEP_EVENT);
 	}
 	if (unread > 0 && pool_discard(fd, unread) == -1) {
 		close(fd);
 		pool_slot_free_locked(p, i);
-		return;
+		return 0;
 	}
 	if (srv->srv_nidle < srv->srv_max)
 		srv->srv_idle[srv->srv_nidle++] = fd;
@@ -1017,39 +1020,42 @@ pool_release_locked(struct pool *p, int i, int fd, int reusable,
 		close(fd);
 		srv->srv_open--;
 	}
+	return 0;
 }
 
 void
 pool_release(struct pool *p, int fd, int reusable)
 {
 	pthread_mutex_lock(&p->p_mtx);
-	pool_release_locked(p, pool_fd_server_locked(p, fd), fd, reusable, 0);
+	(void)pool_release_locked(p, pool_fd_server_locked(p, fd), fd,
+	    reusable, 0);
 	pthread_mutex_unlock(&p->p_mtx);
 }
 
-static void
+static int
 pool_release_health(struct pool *p, int fd, int reusable, int ok,
     size_t unread)
 {
-	int	 i;
+	int	 i, kept;
 
 	pthread_mutex_lock(&p->p_mtx);
 	i = pool_fd_server_locked(p, fd);
 	pool_report_locked(p, i, ok);
-	pool_release_locked(p, i, fd, reusable, unread);
+	kept = pool_release_locked(p, i, fd, reusable, unread);
 	pthread_mutex_unlock(&p->p_mtx);
+	return kept;
 }
 
-void
+int
 pool_release_report(struct pool *p, int fd, int reusable, int ok)
 {
-	pool_release_health(p, fd, reusable, ok, 0);
+	return pool_release_health(p, fd, reusable, ok, 0);
 }
 
-void
+int
 pool_release_unread(struct pool *p, int fd, int ok, size_t unread)
 {
-	pool_release_health(p, fd, 1, ok, unread);
+	return pool_release_health(p, fd, 1, ok, unread);
 }
 
 int
@@ -1070,13 +1076,14 @@ pool_discard(int fd, size_t n)
 	return 0;
 }
 
-void
+int
 pool_cancel(struct pool_wait *w)
 {
 	struct pool	*p = w->pw_pool;
+	int		 handed = -1;
 
 	if (p == NULL)
-		return;
+		return -1;
 	pthread_mutex_lock(&p->p_mtx);
 	switch (w->pw_state) {
 	case PW_QUEUED:
@@ -1086,7 +1093,8 @@ pool_cancel(struct pool_wait *w)
 		break;
 	case PW_HANDED:
 		event_del(&w->pw_ev);
-		pool_release_locked(p, w->pw_server, w->pw_fd, 1,
+		handed = w->pw_fd;
+		(void)pool_release_locked(p, w->pw_server, w->pw_fd, 1,
 		    w->pw_unread);
 		break;
 	case PW_SLOT:
@@ -1095,7 +1103,7 @@ pool_cancel(struct pool_wait *w)
 		break;
 	case PW_CONNECTING:
 		event_del(&w->pw_ev);
-		pool_release_locked(p, w->pw_server, w->pw_fd, 0, 0);
+		(void)pool_release_locked(p, w->pw_server, w->pw_fd, 0, 0);
 		break;
 	default:
 		break;
@@ -1103,4 +1111,5 @@ pool_cancel(struct pool_wait *w)
 	w->pw_state = PW_NONE;
 	w->pw_fd = -1;
 	pthread_mutex_unlock(&p->p_mtx);
+	return handed;
 }

@@ -73,6 +73,7 @@ struct pool_wait {
 	int			 pw_server;	/* index of pw_fd's server */
 	int			 pw_want;	/* hash: only this server */
 	int			 pw_forced;	/* pool_acquire_server() */
+	int			 pw_flags;	/* pool_acquire_key() */
 	int			 pw_state;
 	uint64_t		 pw_since;	/* queued at (ms) */
 	TAILQ_ENTRY(pool_wait)	 pw_entry;
@@ -109,13 +110,17 @@ int		 pool_acquire(struct pool *, struct event_base *,
 
 /*
  * pool_acquire() with the balancing key of a hash pool (client address,
- * header or cookie value; NULL: no key, round-robin) and a server to
- * avoid when another is usable (a retry: the failed one's pw_server;
- * -1: none).  pool_acquire() is pool_acquire_key(.., NULL, -1).
+ * header or cookie value; NULL: no key, round-robin), a server to avoid
+ * when another is usable (a retry: the failed one's pw_server; -1:
+ * none) and flags: POOL_KEEP_EVENT says that this waiter takes over a
+ * read event its thread left registered on the fd (see
+ * pool_release_report()).  pool_acquire() is
+ * pool_acquire_key(.., NULL, -1, 0).
  */
+#define POOL_KEEP_EVENT	0x01
 int		 pool_acquire_key(struct pool *, struct event_base *,
 		    struct pool_wait *, pool_cb cb, void *arg,
-		    const char *key, int avoid);
+		    const char *key, int avoid, int flags);
 /*
  * A connection to one given server, up or down (the health probe): it
  * counts against that server's max_conns like any other and waits in the
@@ -137,8 +142,12 @@ void		 pool_release(struct pool *, int fd, int reusable);
  * pool_release() that also tells passive health how the exchange went:
  * ok 0 for a backend that failed (closed early, garbage, read timeout),
  * 1 for one that answered.  Connect failures are counted by the pool.
+ * Returns 1 when the fd went straight to a waiter with POOL_KEEP_EVENT
+ * on the event_base of the fd's last user (the caller's): that waiter
+ * runs later in this loop iteration, and the caller may leave its read
+ * event on the fd registered for it.  Else 0: the caller must delete it.
  */
-void		 pool_release_report(struct pool *, int fd, int reusable,
+int		 pool_release_report(struct pool *, int fd, int reusable,
 		    int ok);
 
 /*
@@ -150,7 +159,7 @@ void		 pool_release_report(struct pool *, int fd, int reusable,
  * the old answer's buffer is freed.  With no one waiting they are read
  * away at once.
  */
-void		 pool_release_unread(struct pool *, int fd, int ok,
+int		 pool_release_unread(struct pool *, int fd, int ok,
 		    size_t unread);
 /* Reads away n bytes known to be in fd's socket; 0, or -1 if it cannot. */
 int		 pool_discard(int fd, size_t n);
@@ -158,9 +167,10 @@ int		 pool_discard(int fd, size_t n);
 /*
  * Withdraws a pending pool_acquire() (the client went away).  Whatever
  * the pool had already given this waiter goes back.  A no-op when nothing
- * is pending.
+ * is pending.  Returns the fd that had been handed to the waiter and went
+ * back, or -1.
  */
-void		 pool_cancel(struct pool_wait *);
+int		 pool_cancel(struct pool_wait *);
 
 struct pool_stats {
 	int	ps_open;	/* idle + busy + connecting */

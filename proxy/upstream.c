@@ -438,12 +438,102 @@ static __thread struct upstream_params	 upstream_scratch;
 static __thread struct evbuffer		*upstream_spare[UPSTREAM_SPARE];
 static __thread int			 upstream_nspare;
 
+/*
+ * A backend fd's read event, one per fd and thread.  It outlives the
+ * request: when the connection goes straight to the next request of the
+ * same thread (pool_release_report() says so), it stays registered and
+ * changes owner, which saves an epoll_ctl per request.
+ */
+struct upstream_rev {
+	struct event	 rv_ev;
+	struct upstream	*rv_owner;	/* NULL: between two requests */
+	int		 rv_kept;	/* registered for the next owner */
+};
+static __thread struct upstream_rev	**upstream_revs;
+static __thread int			  upstream_nrevs;
+
 void
 upstream_thread_free(void)
 {
+	int	 fd;
+
 	upstream_params_free(&upstream_scratch);
 	while (upstream_nspare > 0)
 		evbuffer_free(upstream_spare[--upstream_nspare]);
+	for (fd = 0; fd < upstream_nrevs; fd++) {
+		if (upstream_revs[fd] != NULL)
+			event_del(&upstream_revs[fd]->rv_ev);
+		free(upstream_revs[fd]);
+	}
+	free(upstream_revs);
+	upstream_revs = NULL;
+	upstream_nrevs = 0;
+}
+
+static void
+upstream_rev_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream_rev	*rv = arg;
+
+	/* between two owners only the old answer can be there: not ours */
+	if (rv->rv_owner != NULL)
+		upstream_read_cb(fd, what, rv->rv_owner);
+}
+
+/* u's read event on u_fd: the one left registered for it, or a new one. */
+static void
+upstream_rev_take(struct upstream *u)
+{
+	struct upstream_rev	*rv;
+	int			 n;
+
+	if (u->u_fd >= upstream_nrevs) {
+		n = u->u_fd + 64;
+		upstream_revs = xreallocarray(upstream_revs, n,
+		    sizeof(*upstream_revs));
+		memset(upstream_revs + upstream_nrevs, 0,
+		    (size_t)(n - upstream_nrevs) * sizeof(*upstream_revs));
+		upstream_nrevs = n;
+	}
+	if ((rv = upstream_revs[u->u_fd]) == NULL)
+		rv = upstream_revs[u->u_fd] = xcalloc(1, sizeof(*rv));
+	if (!rv->rv_kept)
+		event_assign(&rv->rv_ev, u->u_base, u->u_fd,
+		    EV_READ | EV_PERSIST, upstream_rev_cb, rv);
+	rv->rv_kept = 0;
+	rv->rv_owner = u;
+	u->u_rev = rv;
+	event_add(&rv->rv_ev, &u->u_read_tv);
+}
+
+/* The fd leaves u: its read event goes, or stays for the next owner. */
+static void
+upstream_rev_drop(struct upstream *u, int keep)
+{
+	struct upstream_rev	*rv = u->u_rev;
+
+	if (rv == NULL)
+		return;
+	rv->rv_owner = NULL;
+	if (keep && event_pending(&rv->rv_ev, EV_READ, NULL)) {
+		event_remove_timer(&rv->rv_ev);
+		rv->rv_kept = 1;
+	} else
+		event_del(&rv->rv_ev);
+	u->u_rev = NULL;
+}
+
+/* A handed fd went back to the pool unused: forget what was kept for it. */
+static void
+upstream_rev_forget(int fd)
+{
+	struct upstream_rev	*rv;
+
+	if (fd < 0 || fd >= upstream_nrevs ||
+	    (rv = upstream_revs[fd]) == NULL || !rv->rv_kept)
+		return;
+	event_del(&rv->rv_ev);
+	rv->rv_kept = 0;
 }
 
 static struct evbuffer *
@@ -724,7 +814,8 @@ static void
 upstream_acquire(struct upstream *u)
 {
 	switch (pool_acquire_key(u->u_pool, u->u_base, &u->u_wait,
-	    upstream_pool_cb, u, u->u_env->ue_hash_key, u->u_avoid)) {
+	    upstream_pool_cb, u, u->u_env->ue_hash_key, u->u_avoid,
+	    POOL_KEEP_EVENT)) {
 	case POOL_READY:
 		upstream_connected(u);
 		break;
@@ -871,8 +962,6 @@ upstream_connected(struct upstream *u)
 	u->u_fd = u->u_wait.pw_fd;
 	u->u_reused = u->u_wait.pw_reused;
 	upstream_parser_init(&u->u_parser, UPSTREAM_REQUEST_ID);
-	event_assign(&u->u_ev, u->u_base, u->u_fd, EV_READ | EV_PERSIST,
-	    upstream_read_cb, u);
 	event_assign(&u->u_wev, u->u_base, u->u_fd, EV_WRITE | EV_PERSIST,
 	    upstream_write_cb, u);
 	u->u_tconn = upstream_now_ns();
@@ -887,7 +976,7 @@ upstream_connected(struct upstream *u)
 		upstream_stdin_end(u);
 	} else
 		upstream_frame(u);
-	event_add(&u->u_ev, &u->u_read_tv);
+	upstream_rev_take(u);
 	unread = u->u_wait.pw_unread;
 	u->u_wait.pw_unread = 0;
 	if (upstream_write(u) == -1)
@@ -1054,7 +1143,7 @@ upstream_early(struct upstream *u, const char *detail)
 	    pool_servers(u->u_pool) > 1))) {
 		log_debug("%s: %s: retrying on another connection (rid %s)",
 		    __func__, u->u_service, u->u_env->ue_request_id);
-		event_del(&u->u_ev);
+		upstream_rev_drop(u, 0);
 		event_del(&u->u_wev);
 		if (stale)
 			u->u_stale = 1;
@@ -1121,7 +1210,7 @@ upstream_process(struct upstream *u)
 		if (u->u_ops->uo_body(u->u_arg, u->u_body, r == 1) &&
 		    r == 0) {
 			u->u_paused = 1;
-			event_del(&u->u_ev);
+			event_del(&u->u_rev->rv_ev);
 		}
 	}
 	if (r == 1)
@@ -1133,7 +1222,7 @@ upstream_resume(struct upstream *u)
 {
 	if (u->u_paused && u->u_fd != -1 && !u->u_finished) {
 		u->u_paused = 0;
-		event_add(&u->u_ev, &u->u_read_tv);
+		event_add(&u->u_rev->rv_ev, &u->u_read_tv);
 	}
 }
 
@@ -1199,20 +1288,22 @@ upstream_abort(struct upstream *u)
 static void
 upstream_finish(struct upstream *u, enum upstream_end end, int reusable)
 {
+	int	 kept;
+
 	u->u_finished = 1;
 	if (u->u_waiting) {
-		pool_cancel(&u->u_wait);
+		upstream_rev_forget(pool_cancel(&u->u_wait));
 		u->u_waiting = 0;
 	}
 	if (u->u_fd != -1) {
-		event_del(&u->u_ev);
 		event_del(&u->u_wev);
 		if (reusable && u->u_unread > 0)
-			pool_release_unread(u->u_pool, u->u_fd, !u->u_failed,
-			    u->u_unread);
+			kept = pool_release_unread(u->u_pool, u->u_fd,
+			    !u->u_failed, u->u_unread);
 		else
-			pool_release_report(u->u_pool, u->u_fd, reusable,
-			    !u->u_failed);
+			kept = pool_release_report(u->u_pool, u->u_fd,
+			    reusable, !u->u_failed);
+		upstream_rev_drop(u, kept);
 		u->u_fd = -1;
 	}
 	if (evbuffer_get_length(u->u_err) > 0)

@@ -187,6 +187,8 @@ struct upstream_ops {
 };
 
 /* One request; embedded in the front's per-request struct. */
+struct upstream_rev;
+
 struct upstream {
 	struct event_base	*u_base;
 	struct pool		*u_pool;
@@ -222,7 +224,7 @@ struct upstream {
 	int			 u_want;	/* the front waits for room */
 	int			 u_noreplay;	/* sent too much to retry */
 	int			 u_finished;	/* done has been called */
-	struct event		 u_ev;		/* read + read timeout */
+	struct upstream_rev	*u_rev;		/* read + read timeout */
 	struct event		 u_wev;		/* write, while u_out has data */
 	struct evbuffer		*u_out;		/* records to the backend */
 	struct evbuffer		*u_replay;	/* copy of them, for a retry */

@@ -135,7 +135,7 @@ static int
 fx_acquire_key(int i, const char *key, int avoid)
 {
 	return pool_acquire_key(fx.f_pool, base, &fx.f_w[i].w_pw,
-	    waiter_cb, &fx.f_w[i], key, avoid);
+	    waiter_cb, &fx.f_w[i], key, avoid, 0);
 }
 
 static int
