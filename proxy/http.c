@@ -333,6 +333,7 @@ static void	 http_conn_kill(struct http_conn *);
 static void	 http_conn_free(struct http_conn *);
 static void	 http_conn_timer(struct http_conn *, int ms);
 static void	 http_conn_linger(struct http_conn *);
+static void	 http_client_put(struct http_server *, struct http_client *);
 static void	 http_req_end(struct http_req *);
 static void	 http_answer_hdrs(struct http_conn *, struct http_req *, int,
 		    const char *, double, const char *);
@@ -1007,6 +1008,16 @@ http_conn_leave(struct http_conn *c)
 static void
 http_conn_linger(struct http_conn *c)
 {
+	/*
+	 * It serves no more requests, so it no longer counts against its
+	 * address's `max client connections': a client that reconnects at
+	 * once (after `max requests', say) is not refused while this one
+	 * drains.
+	 */
+	if (c->c_client != NULL) {
+		http_client_put(c->c_thr->ht_srv, c->c_client);
+		c->c_client = NULL;
+	}
 	c->c_state = HC_LINGER;
 	http_conn_pause(c, 0);
 	http_conn_timer(c, HTTP_LINGER_MS);
@@ -1328,7 +1339,8 @@ http_conn_free(struct http_conn *c)
 	close(c->c_fd);
 	evbuffer_free(c->c_in);
 	evbuffer_free(c->c_out);
-	http_client_put(t->ht_srv, c->c_client);
+	if (c->c_client != NULL)
+		http_client_put(t->ht_srv, c->c_client);
 	free(c);
 }
 
