@@ -201,40 +201,35 @@ t_is "60000-byte chunked body (curl): stdin" "$(t_json 'j["stdin"]')" 60000
 "$PY" - "$T_HTTP_PORT" >"$TMP/conns.out" <<'PYEOF'
 import socket, sys, time
 port = int(sys.argv[1])
-cs = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+def conn():
+    return socket.create_connection(("127.0.0.1", port))
+def ask(s):
+    """a request that ends the connection: its status line, or refused"""
+    s.settimeout(3)
+    try:
+        s.sendall(b"GET /api/products HTTP/1.1\r\nHost: t\r\n"
+                  b"Connection: close\r\n\r\n")
+        d = s.recv(100)
+    except OSError:
+        d = b""
+    print(d.split(b"\r\n")[0].decode() if d else "refused")
+cs = [conn() for _ in range(20)]
 time.sleep(0.3)
-x = socket.create_connection(("127.0.0.1", port))
-x.settimeout(3)
-try:
-    x.sendall(b"GET /api/products HTTP/1.1\r\nHost: t\r\n\r\n")
-    d = x.recv(100)
-    print("refused" if not d else d.split(b"\r\n")[0].decode())
-except OSError:
-    print("refused")
+ask(conn())
 for c in cs:
     c.close()
 time.sleep(0.3)
-y = socket.create_connection(("127.0.0.1", port))
-y.sendall(b"GET /api/products HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-print(y.recv(100).split(b"\r\n")[0].decode())
+y = conn()
+ask(y)
 # 19 open and one the gateway is closing (it answered Connection: close
 # and waits for the client's end): a 21st is served, as after max
 # requests a client reconnects before it has closed the old one
-cs = [socket.create_connection(("127.0.0.1", port)) for _ in range(19)]
+cs = [conn() for _ in range(19)]
 time.sleep(0.3)
-z = socket.create_connection(("127.0.0.1", port))
-z.sendall(b"GET /api/products HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-z.settimeout(3)
-print(z.recv(100).split(b"\r\n")[0].decode())
-x = socket.create_connection(("127.0.0.1", port))
-x.settimeout(3)
-try:
-    x.sendall(b"GET /api/products HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-    d = x.recv(100)
-    print("refused" if not d else d.split(b"\r\n")[0].decode())
-except OSError:
-    print("refused")
-for c in cs + [z, x, y]:
+z = conn()
+ask(z)
+ask(conn())
+for c in cs + [z, y]:
     c.close()
 PYEOF
 t_is "max client connections: 21st refused, then served again" \
