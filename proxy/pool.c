@@ -976,10 +976,11 @@ pool_slot_free_locked(struct pool *p, int i)
 
 /*
  * unread: bytes of the last answer still in the socket (the upstream
- * peeked at them).  A waiter that gets the fd reads them away after it
- * has written its request: the backend, woken by that request, is then
- * not woken again for nothing when its answer's buffer is freed (which
- * a unix socket does to a peer blocked in read).
+ * peeked at them).  A POOL_HANDOVER waiter that gets the fd reads them
+ * away after it has written its request: the backend, woken by that
+ * request, is then not woken again for nothing when its answer's buffer
+ * is freed (which a unix socket does to a peer blocked in read).  For
+ * anyone else (the probe, the idle stack) they are read away here.
  */
 static int
 pool_release_locked(struct pool *p, int i, int fd, int reusable,
@@ -995,7 +996,17 @@ pool_release_locked(struct pool *p, int i, int fd, int reusable,
 		return 0;
 	}
 	base = pool_fd_base_locked(p, fd);
-	if ((w = pool_waiter_locked(p, i, base)) != NULL) {
+	w = pool_waiter_locked(p, i, base);
+	/* only an upstream knows to read the rest of the last answer */
+	if (unread > 0 && (w == NULL || !(w->pw_flags & POOL_HANDOVER))) {
+		if (pool_discard(fd, unread) == -1) {
+			close(fd);
+			pool_slot_free_locked(p, i);
+			return 0;
+		}
+		unread = 0;
+	}
+	if (w != NULL) {
 		TAILQ_REMOVE(&p->p_waitq, w, pw_entry);
 		p->p_nqueued--;
 		pool_fd_user_locked(p, fd, w->pw_base);
@@ -1007,12 +1018,7 @@ pool_release_locked(struct pool *p, int i, int fd, int reusable,
 		srv->srv_requests++;
 		/* the waiter's timer is pending: activating it runs it now */
 		event_active(&w->pw_ev, EV_READ, 1);
-		return w->pw_base == base && (w->pw_flags & POOL_KEEP_EVENT);
-	}
-	if (unread > 0 && pool_discard(fd, unread) == -1) {
-		close(fd);
-		pool_slot_free_locked(p, i);
-		return 0;
+		return w->pw_base == base && (w->pw_flags & POOL_HANDOVER);
 	}
 	if (srv->srv_nidle < srv->srv_max)
 		srv->srv_idle[srv->srv_nidle++] = fd;

@@ -112,12 +112,13 @@ int		 pool_acquire(struct pool *, struct event_base *,
  * pool_acquire() with the balancing key of a hash pool (client address,
  * header or cookie value; NULL: no key, round-robin), a server to avoid
  * when another is usable (a retry: the failed one's pw_server; -1:
- * none) and flags: POOL_KEEP_EVENT says that this waiter takes over a
- * read event its thread left registered on the fd (see
- * pool_release_report()).  pool_acquire() is
+ * none) and flags.  POOL_HANDOVER: this waiter takes a connection as
+ * the last user left it, with pw_unread bytes of the last answer to read
+ * away (pool_release_unread()) and, on the same thread, a read event
+ * still registered (pool_release_report()).  pool_acquire() is
  * pool_acquire_key(.., NULL, -1, 0).
  */
-#define POOL_KEEP_EVENT	0x01
+#define POOL_HANDOVER	0x01
 int		 pool_acquire_key(struct pool *, struct event_base *,
 		    struct pool_wait *, pool_cb cb, void *arg,
 		    const char *key, int avoid, int flags);
@@ -142,7 +143,7 @@ void		 pool_release(struct pool *, int fd, int reusable);
  * pool_release() that also tells passive health how the exchange went:
  * ok 0 for a backend that failed (closed early, garbage, read timeout),
  * 1 for one that answered.  Connect failures are counted by the pool.
- * Returns 1 when the fd went straight to a waiter with POOL_KEEP_EVENT
+ * Returns 1 when the fd went straight to a waiter with POOL_HANDOVER
  * on the event_base of the fd's last user (the caller's): that waiter
  * runs later in this loop iteration, and the caller may leave its read
  * event on the fd registered for it.  Else 0: the caller must delete it.
@@ -153,11 +154,11 @@ int		 pool_release_report(struct pool *, int fd, int reusable,
 /*
  * pool_release_report(.., reusable 1, ok) for a connection whose last
  * unread bytes (the end of the answer just handled) were peeked at and
- * are still in the socket.  The request that gets the fd next must write
- * its own request first and then pool_discard(pw_fd, pw_unread): the
- * backend, woken by the new request, is not woken a second time when
- * the old answer's buffer is freed.  With no one waiting they are read
- * away at once.
+ * are still in the socket.  A POOL_HANDOVER request that gets the fd
+ * next must write its own request first and then pool_discard(pw_fd,
+ * pw_unread): the backend, woken by the new request, is not woken a
+ * second time when the old answer's buffer is freed.  For any other
+ * waiter, or none, they are read away at once.
  */
 int		 pool_release_unread(struct pool *, int fd, int ok,
 		    size_t unread);

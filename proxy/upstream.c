@@ -815,7 +815,7 @@ upstream_acquire(struct upstream *u)
 {
 	switch (pool_acquire_key(u->u_pool, u->u_base, &u->u_wait,
 	    upstream_pool_cb, u, u->u_env->ue_hash_key, u->u_avoid,
-	    POOL_KEEP_EVENT)) {
+	    POOL_HANDOVER)) {
 	case POOL_READY:
 		upstream_connected(u);
 		break;

@@ -399,9 +399,10 @@ pending(int fd)
 }
 
 /*
- * pool_release_unread(): the waiter that gets the fd is told how many
- * bytes of the last answer are still in the socket, and they stay there
- * until it discards them; with no waiter they are read away at once.
+ * pool_release_unread(): a POOL_HANDOVER waiter that gets the fd is told
+ * how many bytes of the last answer are still in the socket, and they
+ * stay there until it discards them; for another waiter (the probe), or
+ * none, they are read away at once.
  */
 static void
 t_unread(void)
@@ -416,7 +417,8 @@ t_unread(void)
 	peer = accept(fx.f_lfds[0], NULL, NULL);
 	CU_ASSERT_FATAL(peer >= 0);
 	CU_ASSERT_EQUAL(write(peer, "answer", 6), 6);
-	CU_ASSERT_EQUAL(fx_acquire(1), POOL_PENDING);
+	CU_ASSERT_EQUAL(pool_acquire_key(p, base, &w[1].w_pw, waiter_cb,
+	    &w[1], NULL, -1, POOL_HANDOVER), POOL_PENDING);
 	pool_release_unread(p, fd, 1, 6);
 	run_until(&fx.f_seen, 1);
 	CU_ASSERT_EQUAL_FATAL(fx.f_seen.s_n, 1);
@@ -424,6 +426,16 @@ t_unread(void)
 	CU_ASSERT_EQUAL(w[1].w_pw.pw_unread, 6);
 	CU_ASSERT_EQUAL(pending(fd), 6);
 	CU_ASSERT_EQUAL(pool_discard(fd, 6), 0);
+	CU_ASSERT_EQUAL(pending(fd), -1);
+
+	/* a waiter without POOL_HANDOVER gets the fd clean */
+	CU_ASSERT_EQUAL(write(peer, "answer", 6), 6);
+	CU_ASSERT_EQUAL(fx_acquire(2), POOL_PENDING);
+	pool_release_unread(p, fd, 1, 6);
+	run_until(&fx.f_seen, 2);
+	CU_ASSERT_EQUAL_FATAL(fx.f_seen.s_n, 2);
+	CU_ASSERT_EQUAL(w[2].w_pw.pw_fd, fd);
+	CU_ASSERT_EQUAL(w[2].w_pw.pw_unread, 0);
 	CU_ASSERT_EQUAL(pending(fd), -1);
 
 	/* no one waits: read away before the fd goes idle */
