@@ -188,39 +188,24 @@ t_like "-n: an unusable JWKS file" "$out" 'gateway.conf:[0-9]+: jwt: jwks file'
 # --- keys fetched from a service: a FastCGI responder serving the file
 # $TMP/served.json as /.well-known/jwks.json, one line in $TMP/fetches
 # per fetch
+t_fcgi_proto
 cat >"$TMP/jwks-server.py" <<'PYEOF'
-import socket, struct, sys
-HDR = struct.Struct("!BBHHBx")
-def readn(c, n):
-    b = b""
-    while len(b) < n:
-        x = c.recv(n - len(b))
-        if not x:
-            return None
-        b += x
-    return b
-def send(c, typ, rid, data=b""):
-    pad = -len(data) % 8
-    c.sendall(HDR.pack(1, typ, rid, len(data), pad) + data + b"\0" * pad)
+import socket, sys
+from fcgi_proto import *
 ls = socket.socket(fileno=0)
 while True:
     c, _ = ls.accept()
     try:
         while True:
-            h = readn(c, 8)
-            if h is None:
+            rec = read_record(c)
+            if rec is None:
                 break
-            _, typ, rid, clen, plen = HDR.unpack(h)
-            data = readn(c, clen) if clen else b""
-            if plen:
-                readn(c, plen)
-            if typ == 5 and not data:
+            typ, rid, data = rec
+            if typ == STDIN and not data:
                 body = open(sys.argv[1], "rb").read()
                 open(sys.argv[2], "a").write("fetch\n")
-                send(c, 6, rid, b"Content-Type: application/json\r\n\r\n"
-                     + body)
-                send(c, 6, rid)
-                send(c, 3, rid, struct.pack("!IB3x", 0, 0))
+                send_answer(c, rid,
+                            b"Content-Type: application/json\r\n\r\n" + body)
                 break
     except OSError:
         pass

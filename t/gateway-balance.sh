@@ -21,6 +21,7 @@ serve()
 	rm -f "$TMP/sock/s$1.sock"
 	t_spawn "fixture$1" "$TMP/log-s$1" "$PY" -c '
 import os, socket, sys
+sys.path.insert(0, os.path.dirname(sys.argv[2]))	# fcgi_proto
 s = socket.socket(socket.AF_UNIX)
 s.bind(sys.argv[1])
 s.listen(64)

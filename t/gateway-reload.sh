@@ -10,10 +10,11 @@ mkdir -p "$TMP/rules"
 
 # A FastCGI responder that stops gracefully, as agora services do: SIGTERM
 # ends it between requests, never in the middle of one.  ?sleep=SECS.
+t_fcgi_proto
 cat >"$TMP/graceful.py" <<'PYEOF'
-import json, os, signal, socket, struct, sys, time, urllib.parse
+import json, os, signal, socket, sys, time, urllib.parse
+from fcgi_proto import *
 
-HDR = struct.Struct("!BBHHBx")
 busy, quit = False, False
 
 def term(*a):
@@ -24,68 +25,36 @@ def term(*a):
 
 signal.signal(signal.SIGTERM, term)
 
-def readn(c, n):
-    b = b""
-    while len(b) < n:
-        x = c.recv(n - len(b))
-        if not x:
-            return None
-        b += x
-    return b
-
-def send(c, typ, rid, data=b""):
-    pad = -len(data) % 8
-    c.sendall(HDR.pack(1, typ, rid, len(data), pad) + data + b"\0" * pad)
-
-def nv(b):
-    d, i = {}, 0
-    while i < len(b):
-        l = []
-        for _ in (0, 1):
-            if b[i] < 128:
-                l.append(b[i]); i += 1
-            else:
-                l.append(struct.unpack("!I", b[i:i + 4])[0] & 0x7fffffff)
-                i += 4
-        d[b[i:i + l[0]].decode()] = b[i + l[0]:i + l[0] + l[1]].decode()
-        i += l[0] + l[1]
-    return d
-
 def serve(c):
     global busy
     params, keep = b"", 0
     while True:
-        h = readn(c, 8)
-        if h is None:
+        rec = read_record(c)
+        if rec is None:
             return
         busy = True
-        _, typ, rid, clen, plen = HDR.unpack(h)
-        data = readn(c, clen) if clen else b""
-        if plen:
-            readn(c, plen)
-        if typ == 1:
+        typ, rid, data = rec
+        if typ == BEGIN:
             keep = data[2] & 1
             params = b""
-        elif typ == 4:
+        elif typ == PARAMS:
             params += data
-        elif typ == 5 and not data:
-            p = nv(params)
+        elif typ == STDIN and not data:
+            p = nv_decode(params)
             q = urllib.parse.parse_qs(p.get("QUERY_STRING", ""))
             time.sleep(float(q.get("sleep", ["0"])[0]))
             body = json.dumps({"pid": os.getpid(),
                                "tag": os.environ.get("TAG", ""),
                                "path": p.get("PATH_INFO", "")}).encode()
-            send(c, 6, rid, b"Content-Type: application/json\r\n\r\n" +
-                 body)
-            send(c, 6, rid)
-            send(c, 3, rid, struct.pack("!IB3x", 0, 0))
+            send_answer(c, rid,
+                        b"Content-Type: application/json\r\n\r\n" + body)
             busy = False
             if quit:
                 os._exit(0)
             if not keep:
                 return
-        elif typ == 9:
-            send(c, 10, 0, b"")
+        elif typ == GET_VALUES:
+            send(c, GET_VALUES_RESULT, 0, b"")
 
 ls = socket.socket(fileno=0)
 while True:

@@ -741,6 +741,13 @@ t_curl_bg()
 	T_LAST_PID=$!
 }
 
+# t_fcgi_proto: copies t/fcgi_proto.py (FastCGI records for Python
+# responders) into $TMP, next to the scripts that import it.
+t_fcgi_proto()
+{
+	cp "$top_srcdir/t/fcgi_proto.py" "$TMP/fcgi_proto.py"
+}
+
 # t_fcgi_fixture: writes $TMP/fcgi-fixture.py, a FastCGI responder that
 # takes its listening socket on fd 0 (as the supervisor spawns it) and
 # misbehaves on request, so gateway tests need no slow real service:
@@ -753,67 +760,18 @@ t_curl_bg()
 # [[name, value], ...] in the order sent, duplicates kept}.
 t_fcgi_fixture()
 {
+	t_fcgi_proto
 	cat >"$TMP/fcgi-fixture.py" <<'PYEOF'
 import json, os, socket, struct, sys, time, urllib.parse
-
-HDR = struct.Struct("!BBHHBx")
-BEGIN, ABORT, END, PARAMS, STDIN, STDOUT = 1, 2, 3, 4, 5, 6
-GET_VALUES, GET_VALUES_RESULT, UNKNOWN = 9, 10, 11
-
-def readn(c, n):
-    b = b""
-    while len(b) < n:
-        x = c.recv(n - len(b))
-        if not x:
-            return None
-        b += x
-    return b
-
-def send(c, typ, rid, data=b""):
-    pad = -len(data) % 8
-    c.sendall(HDR.pack(1, typ, rid, len(data), pad) + data + b"\0" * pad)
-
-def nv_len(b, i):
-    if b[i] < 128:
-        return b[i], i + 1
-    return struct.unpack("!I", b[i:i + 4])[0] & 0x7fffffff, i + 4
-
-def nv_decode(b):
-    d, i = {}, 0
-    while i < len(b):
-        n, i = nv_len(b, i)
-        v, i = nv_len(b, i)
-        d[b[i:i + n].decode("latin-1")] = b[i + n:i + n + v].decode("latin-1")
-        i += n + v
-    return d
-
-def nv_pairs(b):
-    out, i = [], 0
-    while i < len(b):
-        n, i = nv_len(b, i)
-        v, i = nv_len(b, i)
-        out.append([b[i:i + n].decode("latin-1"),
-                    b[i + n:i + n + v].decode("latin-1")])
-        i += n + v
-    return out
-
-def nv_encode(d):
-    out = b""
-    for k, v in d.items():
-        k, v = k.encode(), v.encode()
-        out += bytes([len(k), len(v)]) + k + v
-    return out
+from fcgi_proto import *
 
 def serve(c):
     reqs = {}
     while True:
-        h = readn(c, 8)
-        if h is None:
+        rec = read_record(c)
+        if rec is None:
             return
-        _, typ, rid, clen, plen = HDR.unpack(h)
-        data = readn(c, clen) if clen else b""
-        if plen:
-            readn(c, plen)
+        typ, rid, data = rec
         if typ == GET_VALUES:
             want = nv_decode(data)
             have = {"FCGI_MAX_CONNS": "1", "FCGI_MAX_REQS": "1",
@@ -826,7 +784,7 @@ def serve(c):
         elif typ == PARAMS:
             reqs[rid]["params"] += data
         elif typ == ABORT:
-            send(c, END, rid, struct.pack("!IB3x", 0, 0))
+            send(c, END, rid, END_OK)
             reqs.pop(rid, None)
         elif typ == STDIN and data:
             reqs[rid]["stdin"] += data
@@ -848,12 +806,8 @@ def serve(c):
                                "pad": "x" * int(q.get("pad", ["0"])[0]),
                                "params": p,
                                "param_list": nv_pairs(r["params"])}).encode()
-            out = (b"Status: 200 OK\r\n"
-                   b"Content-Type: application/json\r\n\r\n" + body)
-            for i in range(0, len(out), 32768):
-                send(c, STDOUT, rid, out[i:i + 32768])
-            send(c, STDOUT, rid)
-            send(c, END, rid, struct.pack("!IB3x", 0, 0))
+            send_answer(c, rid, b"Status: 200 OK\r\n"
+                        b"Content-Type: application/json\r\n\r\n" + body)
             if not r["keep"]:
                 return
         elif typ not in (7, 8):
