@@ -612,8 +612,9 @@ pool_pick_locked(struct pool *p, const char *key, int avoid, int force,
 	return best;
 }
 
+/* A new fd of server i, for a request running on base. */
 static void
-pool_fd_map_locked(struct pool *p, int fd, int i)
+pool_fd_map_locked(struct pool *p, int fd, int i, struct event_base *base)
 {
 	int	 n;
 
@@ -628,7 +629,7 @@ pool_fd_map_locked(struct pool *p, int fd, int i)
 		p->p_nfdinfo = n;
 	}
 	p->p_fdinfo[fd].fi_server = i + 1;
-	p->p_fdinfo[fd].fi_base = NULL;
+	p->p_fdinfo[fd].fi_base = base;
 }
 
 /* fd is handed to a request running on base. */
@@ -863,8 +864,7 @@ pool_connect(struct pool *p, struct pool_wait *w)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
 	pthread_mutex_lock(&p->p_mtx);
-	pool_fd_map_locked(p, fd, w->pw_server);
-	pool_fd_user_locked(p, fd, w->pw_base);
+	pool_fd_map_locked(p, fd, w->pw_server, w->pw_base);
 	pthread_mutex_unlock(&p->p_mtx);
 	if (connect(fd, (struct sockaddr *)&srv->srv_ss, srv->srv_sslen) ==
 	    0) {
@@ -1038,8 +1038,8 @@ pool_release(struct pool *p, int fd, int reusable)
 	pthread_mutex_unlock(&p->p_mtx);
 }
 
-static int
-pool_release_health(struct pool *p, int fd, int reusable, int ok,
+int
+pool_release_report(struct pool *p, int fd, int reusable, int ok,
     size_t unread)
 {
 	int	 i, kept;
@@ -1050,18 +1050,6 @@ pool_release_health(struct pool *p, int fd, int reusable, int ok,
 	kept = pool_release_locked(p, i, fd, reusable, unread);
 	pthread_mutex_unlock(&p->p_mtx);
 	return kept;
-}
-
-int
-pool_release_report(struct pool *p, int fd, int reusable, int ok)
-{
-	return pool_release_health(p, fd, reusable, ok, 0);
-}
-
-int
-pool_release_unread(struct pool *p, int fd, int ok, size_t unread)
-{
-	return pool_release_health(p, fd, 1, ok, unread);
 }
 
 int

@@ -69,7 +69,7 @@ struct pool_wait {
 	void			*pw_arg;
 	int			 pw_fd;
 	int			 pw_reused;	/* fd was idle, kept alive */
-	size_t			 pw_unread;	/* see pool_release_unread() */
+	size_t			 pw_unread;	/* see pool_release_report() */
 	int			 pw_server;	/* index of pw_fd's server */
 	int			 pw_want;	/* hash: only this server */
 	int			 pw_forced;	/* pool_acquire_server() */
@@ -114,8 +114,8 @@ int		 pool_acquire(struct pool *, struct event_base *,
  * when another is usable (a retry: the failed one's pw_server; -1:
  * none) and flags.  POOL_HANDOVER: this waiter takes a connection as
  * the last user left it, with pw_unread bytes of the last answer to read
- * away (pool_release_unread()) and, on the same thread, a read event
- * still registered (pool_release_report()).  pool_acquire() is
+ * away and, on the same thread, a read event still registered (see
+ * pool_release_report()).  pool_acquire() is
  * pool_acquire_key(.., NULL, -1, 0).
  */
 #define POOL_HANDOVER	0x01
@@ -143,25 +143,21 @@ void		 pool_release(struct pool *, int fd, int reusable);
  * pool_release() that also tells passive health how the exchange went:
  * ok 0 for a backend that failed (closed early, garbage, read timeout),
  * 1 for one that answered.  Connect failures are counted by the pool.
+ *
+ * unread: the last bytes of the answer just handled, peeked at and
+ * still in the socket (ignored when the fd is not reusable).  A POOL_HANDOVER
+ * request that gets the fd next must write its own request first and
+ * then pool_discard(pw_fd, pw_unread): the backend, woken by the new
+ * request, is not woken a second time when the old answer's buffer is
+ * freed.  For any other waiter, or none, they are read away at once.
+ *
  * Returns 1 when the fd went straight to a waiter with POOL_HANDOVER
  * on the event_base of the fd's last user (the caller's): that waiter
  * runs later in this loop iteration, and the caller may leave its read
  * event on the fd registered for it.  Else 0: the caller must delete it.
  */
 int		 pool_release_report(struct pool *, int fd, int reusable,
-		    int ok);
-
-/*
- * pool_release_report(.., reusable 1, ok) for a connection whose last
- * unread bytes (the end of the answer just handled) were peeked at and
- * are still in the socket.  A POOL_HANDOVER request that gets the fd
- * next must write its own request first and then pool_discard(pw_fd,
- * pw_unread): the backend, woken by the new request, is not woken a
- * second time when the old answer's buffer is freed.  For any other
- * waiter, or none, they are read away at once.
- */
-int		 pool_release_unread(struct pool *, int fd, int ok,
-		    size_t unread);
+		    int ok, size_t unread);
 /* Reads away n bytes known to be in fd's socket; 0, or -1 if it cannot. */
 int		 pool_discard(int fd, size_t n);
 

@@ -957,8 +957,6 @@ upstream_body(struct upstream *u, struct evbuffer *data, int eof)
 static void
 upstream_connected(struct upstream *u)
 {
-	size_t	 unread;
-
 	u->u_fd = u->u_wait.pw_fd;
 	u->u_reused = u->u_wait.pw_reused;
 	upstream_parser_init(&u->u_parser, UPSTREAM_REQUEST_ID);
@@ -977,11 +975,12 @@ upstream_connected(struct upstream *u)
 	} else
 		upstream_frame(u);
 	upstream_rev_take(u);
-	unread = u->u_wait.pw_unread;
-	u->u_wait.pw_unread = 0;
+	/* the last answer, left for us to read away once the backend has
+	 * our request (pool_release_report()) */
 	if (upstream_write(u) == -1)
 		upstream_early(u, "cannot write to the service");
-	else if (unread > 0 && pool_discard(u->u_fd, unread) == -1)
+	else if (u->u_wait.pw_unread > 0 &&
+	    pool_discard(u->u_fd, u->u_wait.pw_unread) == -1)
 		upstream_early(u, "the service closed the connection early");
 }
 
@@ -1034,35 +1033,39 @@ upstream_write_cb(evutil_socket_t fd, short what, void *arg)
 	event_del(&u->u_wev);
 }
 
-ssize_t
-upstream_recv(struct evbuffer *buf, int fd, size_t max)
+static ssize_t
+upstream_recv_flags(struct evbuffer *buf, int fd, size_t max, int flags)
 {
 	struct evbuffer_iovec	 v;
 	ssize_t			 n;
 
 	if (evbuffer_reserve_space(buf, max, &v, 1) < 1)
 		fatalx("%s: evbuffer_reserve_space", __func__);
-	n = recv(fd, v.iov_base, max, 0);
+	n = recv(fd, v.iov_base, max, flags);
 	v.iov_len = n > 0 ? (size_t)n : 0;
 	evbuffer_commit_space(buf, &v, 1);
 	return n;
+}
+
+ssize_t
+upstream_recv(struct evbuffer *buf, int fd, size_t max)
+{
+	return upstream_recv_flags(buf, fd, max, 0);
 }
 
 /* Whether p holds whole records, the last of them END_REQUEST. */
 static int
 upstream_whole_answer(const uint8_t *p, size_t len)
 {
-	struct fcgi_header	 h;
+	struct fcgi_record	 rec;
 	const char		*errstr;
-	size_t			 off = 0, n;
+	ssize_t			 n;
+	size_t			 off = 0;
 
-	while (fcgi_header_decode(p + off, len - off, &h, &errstr) == 1) {
-		n = FCGI_HEADER_SIZE + h.content_length +
-		    h.padding_length;
-		if (n > len - off)
-			return 0;
+	while ((n = fcgi_record_decode(p + off, len - off, &rec, &errstr)) >
+	    0) {
 		off += n;
-		if (h.type == FCGI_T_END_REQUEST)
+		if (rec.hdr.type == FCGI_T_END_REQUEST)
 			return off == len;
 	}
 	return 0;
@@ -1071,26 +1074,22 @@ upstream_whole_answer(const uint8_t *p, size_t len)
 /*
  * The first read of an answer only peeks.  An answer that is all there
  * stays in the socket, and the next user of the connection reads it away
- * after writing its own request (pool_release_unread()).  Anything else
+ * after writing its own request (pool_release_report()).  Anything else
  * is read away now.
  */
 static ssize_t
 upstream_recv_first(struct upstream *u, int fd)
 {
-	struct evbuffer_iovec	 v;
-	ssize_t			 n;
+	ssize_t	 n;
 
-	if (evbuffer_reserve_space(u->u_in, UPSTREAM_READ_MAX, &v, 1) < 1)
-		fatalx("%s: evbuffer_reserve_space", __func__);
-	n = recv(fd, v.iov_base, UPSTREAM_READ_MAX, MSG_PEEK);
-	if (n > 0) {
-		if (upstream_whole_answer(v.iov_base, n))
-			u->u_unread = n;
-		else if (pool_discard(fd, n) == -1)
-			n = 0;	/* it went away under us */
-	}
-	v.iov_len = n > 0 ? (size_t)n : 0;
-	evbuffer_commit_space(u->u_in, &v, 1);
+	n = upstream_recv_flags(u->u_in, fd, UPSTREAM_READ_MAX, MSG_PEEK);
+	if (n <= 0)
+		return n;
+	/* u_in was empty: it holds just these bytes, in one piece */
+	if (upstream_whole_answer(evbuffer_pullup(u->u_in, -1), n))
+		u->u_unread = n;
+	else if (pool_discard(fd, n) == -1)
+		return 0;	/* it went away under us */
 	return n;
 }
 
@@ -1151,7 +1150,7 @@ upstream_early(struct upstream *u, const char *detail)
 			u->u_tries--;
 			u->u_avoid = u->u_wait.pw_server;
 		}
-		pool_release_report(u->u_pool, u->u_fd, 0, stale);
+		pool_release_report(u->u_pool, u->u_fd, 0, stale, 0);
 		u->u_fd = -1;
 		u->u_retried = 1;
 		evbuffer_drain(u->u_out, evbuffer_get_length(u->u_out));
@@ -1297,12 +1296,8 @@ upstream_finish(struct upstream *u, enum upstream_end end, int reusable)
 	}
 	if (u->u_fd != -1) {
 		event_del(&u->u_wev);
-		if (reusable && u->u_unread > 0)
-			kept = pool_release_unread(u->u_pool, u->u_fd,
-			    !u->u_failed, u->u_unread);
-		else
-			kept = pool_release_report(u->u_pool, u->u_fd,
-			    reusable, !u->u_failed);
+		kept = pool_release_report(u->u_pool, u->u_fd, reusable,
+		    !u->u_failed, u->u_unread);
 		upstream_rev_drop(u, kept);
 		u->u_fd = -1;
 	}

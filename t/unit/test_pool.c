@@ -399,10 +399,10 @@ pending(int fd)
 }
 
 /*
- * pool_release_unread(): a POOL_HANDOVER waiter that gets the fd is told
- * how many bytes of the last answer are still in the socket, and they
- * stay there until it discards them; for another waiter (the probe), or
- * none, they are read away at once.
+ * pool_release_report() with unread bytes: a POOL_HANDOVER waiter that
+ * gets the fd is told how many bytes of the last answer are still in the
+ * socket, and they stay there until it discards them; for another waiter
+ * (the probe), or none, they are read away at once.
  */
 static void
 t_unread(void)
@@ -419,7 +419,7 @@ t_unread(void)
 	CU_ASSERT_EQUAL(write(peer, "answer", 6), 6);
 	CU_ASSERT_EQUAL(pool_acquire_key(p, base, &w[1].w_pw, waiter_cb,
 	    &w[1], NULL, -1, POOL_HANDOVER), POOL_PENDING);
-	pool_release_unread(p, fd, 1, 6);
+	pool_release_report(p, fd, 1, 1, 6);
 	run_until(&fx.f_seen, 1);
 	CU_ASSERT_EQUAL_FATAL(fx.f_seen.s_n, 1);
 	CU_ASSERT_EQUAL(w[1].w_pw.pw_fd, fd);
@@ -431,7 +431,7 @@ t_unread(void)
 	/* a waiter without POOL_HANDOVER gets the fd clean */
 	CU_ASSERT_EQUAL(write(peer, "answer", 6), 6);
 	CU_ASSERT_EQUAL(fx_acquire(2), POOL_PENDING);
-	pool_release_unread(p, fd, 1, 6);
+	pool_release_report(p, fd, 1, 1, 6);
 	run_until(&fx.f_seen, 2);
 	CU_ASSERT_EQUAL_FATAL(fx.f_seen.s_n, 2);
 	CU_ASSERT_EQUAL(w[2].w_pw.pw_fd, fd);
@@ -440,7 +440,7 @@ t_unread(void)
 
 	/* no one waits: read away before the fd goes idle */
 	CU_ASSERT_EQUAL(write(peer, "end", 3), 3);
-	pool_release_unread(p, fd, 1, 3);
+	pool_release_report(p, fd, 1, 1, 3);
 	pool_stats(p, &ps);
 	CU_ASSERT_EQUAL(ps.ps_idle, 1);
 	CU_ASSERT_EQUAL(pending(fd), -1);
@@ -753,7 +753,7 @@ t_passive(void)
 	pool_server_report(p, 0, 0);
 	CU_ASSERT_EQUAL_FATAL(fx_acquire_key(0, NULL, 1), POOL_READY);
 	CU_ASSERT_EQUAL(w[0].w_pw.pw_server, 0);
-	pool_release_report(p, w[0].w_pw.pw_fd, 0, 0);
+	pool_release_report(p, w[0].w_pw.pw_fd, 0, 0, 0);
 	CU_ASSERT_EQUAL(pool_server_stats(p, 0, &ss), 0);
 	CU_ASSERT_EQUAL(ss.ss_up, 0);
 	CU_ASSERT_EQUAL(ss.ss_failures, 2);
